@@ -1,0 +1,108 @@
+"""Agents: named specialists backed by a model or a Python callable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from podium.exceptions import ConfigError
+from podium.models._base import Model
+from podium.tools._tool import Tool
+
+if TYPE_CHECKING:
+    from podium.context import ContextView
+
+JSON = Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskCall:
+    """What an agent receives for one attempt of one task.
+
+    Attributes:
+        run_id: the run.
+        task_id: the task.
+        agent: the agent's name.
+        instruction: the task's instruction with its templates rendered.
+        inputs: outputs of the tasks it needs (by task id) and the run inputs (by name).
+        run_inputs: the run inputs alone.
+        task_outputs: the needed tasks' outputs alone.
+        context: the task's scoped view of the blackboard.
+        item: the list item of a mapped sub-task (``None`` otherwise).
+        attempt: 1 for the first attempt.
+        output_schema: the JSON Schema the output must match, if any.
+        explicit_inputs: the instruction's template already shows what the task needs, so a
+            model-driven agent does not append the needed outputs to its prompt.
+    """
+
+    run_id: str
+    task_id: str
+    agent: str
+    instruction: str
+    inputs: Mapping[str, JSON]
+    run_inputs: Mapping[str, JSON]
+    task_outputs: Mapping[str, JSON]
+    context: ContextView
+    item: JSON = None
+    attempt: int = 1
+    output_schema: Mapping[str, JSON] | None = None
+    explicit_inputs: bool = False
+
+
+AgentFunction = Callable[[TaskCall], Any]
+"""A Python agent: ``fn(call) -> JSON`` (sync, run in a thread pool) or an async function."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    """A named specialist.
+
+    Exactly one of `model` (a `Model` or a ``provider:model`` name) and `function` drives it.
+
+    Args:
+        name: unique name, used by tasks' `agent` field.
+        description: what it is good at (shown to planners and routers).
+        capabilities: capability tags tasks may require.
+        model: the model of a model-driven agent.
+        function: the callable of a Python agent.
+        tools: tools a model-driven agent may call (its allow-list).
+        instructions: the agent's role, put at the top of its system prompt.
+        max_rounds: bound on model calls per task attempt.
+        max_concurrency: tasks this agent may run at once (``None``: only the global limit).
+    """
+
+    name: str
+    description: str = ""
+    capabilities: tuple[str, ...] = ()
+    model: Model | str | None = None
+    function: AgentFunction | None = None
+    tools: tuple[Tool, ...] = ()
+    instructions: str = ""
+    max_rounds: int = 8
+    max_concurrency: int | None = None
+    metadata: Mapping[str, JSON] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.model is None) == (self.function is None):
+            raise ConfigError(
+                f"agent {self.name!r} needs exactly one of `model` and `function`"
+            )
+        if self.max_rounds < 1:
+            raise ConfigError(f"agent {self.name!r}: max_rounds must be at least 1")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ConfigError(f"agent {self.name!r}: max_concurrency must be at least 1")
+        names = [t.name for t in self.tools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"agent {self.name!r} lists tool(s) {dupes} more than once")
+
+
+def agent_table(agents: Sequence[Agent]) -> dict[str, Agent]:
+    """Agents by name; a name given twice is a `ConfigError`."""
+    table: dict[str, Agent] = {}
+    for a in agents:
+        if a.name in table:
+            raise ConfigError(f"two agents are named {a.name!r}")
+        table[a.name] = a
+    return table

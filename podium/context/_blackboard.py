@@ -1,0 +1,194 @@
+"""The blackboard: a run's shared, versioned context.
+
+Entries are written through `ContextWritten` events, so the board is a fold over the journal like
+everything else. A task writes through its `ContextView`; the writes are buffered and committed
+with the task's success, so a failed attempt leaves the board unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from podium.exceptions import ContextConflict, TaskError
+
+JSON = Any
+Reducer = Callable[[JSON, JSON], JSON]
+MergeMode = Literal["error", "last", "append"]
+
+
+class Entry(msgspec.Struct, frozen=True, kw_only=True):
+    """One version of one key."""
+
+    key: str
+    value: JSON
+    version: int
+    task: str
+    agent: str | None = None
+    sources: tuple[str, ...] = ()
+    confidence: float | None = None
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MergePolicy:
+    """How writes to one key by tasks not ordered by their dependencies combine.
+
+    `mode` is ``"error"`` (the default: such writes are a conflict), ``"last"`` (the last writer
+    wins), ``"append"`` (the value is a list and each write appends) or ``"reduce"`` with `reducer`
+    called as ``reducer(current, written)``.
+    """
+
+    mode: Literal["error", "last", "append", "reduce"] = "error"
+    reducer: Reducer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextPolicy:
+    """Merge policies by key (keys not listed use `default`)."""
+
+    merge: Mapping[str, MergePolicy] = field(default_factory=dict)
+    default: MergePolicy = MergePolicy()
+
+    def for_key(self, key: str) -> MergePolicy:
+        return self.merge.get(key, self.default)
+
+
+class Blackboard:
+    """Every version of every key in a run."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, list[Entry]] = {}
+
+    def add(self, entry: Entry) -> None:
+        self._entries.setdefault(entry.key, []).append(entry)
+
+    def latest(self, key: str) -> Entry | None:
+        versions = self._entries.get(key)
+        return versions[-1] if versions else None
+
+    def history(self, key: str) -> list[Entry]:
+        """Every version of `key`, oldest first."""
+        return list(self._entries.get(key, ()))
+
+    def keys(self) -> list[str]:
+        return sorted(self._entries)
+
+    def snapshot(self) -> dict[str, JSON]:
+        """The latest value of every key."""
+        return {k: v[-1].value for k, v in sorted(self._entries.items())}
+
+    def merge(
+        self,
+        key: str,
+        value: JSON,
+        *,
+        task: str,
+        upstream: Collection[str],
+        policy: MergePolicy,
+    ) -> tuple[JSON, int]:
+        """The value and version a write by `task` produces, or `ContextConflict`."""
+        current = self.latest(key)
+        if current is None:
+            return ([value] if policy.mode == "append" else value), 1
+        version = current.version + 1
+        ordered = current.task == task or current.task in upstream
+        if policy.mode == "error":
+            if not ordered:
+                raise ContextConflict(
+                    f"task {task!r} and task {current.task!r} both write context key {key!r} "
+                    "but neither depends on the other; declare a merge policy for the key "
+                    "(last, append or a reducer) or order the tasks with `needs`"
+                )
+            return value, version
+        if policy.mode == "append":
+            base = current.value if isinstance(current.value, list) else [current.value]
+            return [*base, value], version
+        if policy.mode == "reduce" and policy.reducer is not None:
+            return policy.reducer(current.value, value), version
+        return value, version
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingWrite:
+    key: str
+    value: JSON
+    sources: tuple[str, ...]
+    confidence: float | None
+
+
+class ContextView:
+    """A task's scoped view of the blackboard.
+
+    It reads only the keys the task declares in `reads` (plus what it writes itself); writes are
+    buffered until the task succeeds.
+    """
+
+    __slots__ = ("_board", "_readable", "_task", "pending")
+
+    def __init__(self, board: Blackboard, *, task: str, reads: Collection[str]) -> None:
+        self._board = board
+        self._task = task
+        self._readable = frozenset(reads)
+        self.pending: list[PendingWrite] = []
+
+    def _check(self, key: str) -> None:
+        if key not in self._readable and not any(w.key == key for w in self.pending):
+            raise TaskError(
+                f"task {self._task!r} reads context key {key!r} without declaring it; "
+                f"add it to the task's `reads`",
+                kind="context_scope",
+                retryable=False,
+            )
+
+    def get(self, key: str, default: JSON = None) -> JSON:
+        """The latest value of a declared key (this task's own pending write first)."""
+        self._check(key)
+        for w in reversed(self.pending):
+            if w.key == key:
+                return w.value
+        entry = self._board.latest(key)
+        return default if entry is None else entry.value
+
+    def entry(self, key: str) -> Entry | None:
+        """The latest committed entry of a declared key, with its provenance."""
+        self._check(key)
+        return self._board.latest(key)
+
+    def history(self, key: str) -> list[Entry]:
+        self._check(key)
+        return self._board.history(key)
+
+    def visible(self) -> dict[str, JSON]:
+        """Latest values of the declared keys that exist."""
+        out: dict[str, JSON] = {}
+        for key in sorted(self._readable):
+            entry = self._board.latest(key)
+            if entry is not None:
+                out[key] = entry.value
+        return out
+
+    def write(
+        self,
+        key: str,
+        value: JSON,
+        *,
+        sources: Collection[str] = (),
+        confidence: float | None = None,
+    ) -> None:
+        """Write `key`; committed as a new version when the task succeeds."""
+        if confidence is not None and not 0.0 <= confidence <= 1.0:
+            raise TaskError(f"confidence must be within [0, 1], got {confidence!r}",
+                            kind="context_value", retryable=False)
+        try:
+            msgspec.json.encode(value)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise TaskError(f"context key {key!r}: value is not JSON-serialisable: {exc}",
+                            kind="context_value", retryable=False) from None
+        self.pending.append(PendingWrite(key=key, value=value, sources=tuple(sources),
+                                         confidence=confidence))

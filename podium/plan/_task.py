@@ -1,0 +1,116 @@
+"""Task and Plan: the plan as data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import msgspec
+
+from podium.plan._template import references
+
+JSON = Any
+
+
+class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One node of a plan.
+
+    Attributes:
+        id: unique within the plan.
+        instruction: what to do; may reference `{{ inputs.x }}`, `{{ tasks.y.output }}` and, in a
+            mapped task, `{{ item }}`.
+        agent: a fixed agent, or ``None`` when `capability` picks one.
+        capability: the capability an agent must have (used when `agent` is ``None``).
+        needs: ids of the tasks whose outputs this one receives; it runs after them.
+        reads: blackboard keys the task may read.
+        output_schema: a JSON Schema the output must match.
+        optional: the run may finish (partially succeeded) without this task.
+        map: ``tasks.ID.output[.field]`` or ``inputs.NAME``: fan out one sub-task per list item.
+        retries: extra attempts after a failure.
+        timeout_s: per-attempt time limit.
+        item, parent, index: set on the sub-tasks of a mapped task.
+    """
+
+    id: str
+    instruction: str = ""
+    agent: str | None = None
+    capability: str | None = None
+    needs: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    output_schema: dict[str, JSON] | None = None
+    optional: bool = False
+    map: str | None = None
+    retries: int = 0
+    timeout_s: float | None = None
+    item: JSON = None
+    parent: str | None = None
+    index: int | None = None
+
+    def referenced_tasks(self) -> set[str]:
+        """Task ids this task's instruction and `map` refer to."""
+        refs = {r.name for r in references(self.instruction) if r.root == "tasks"}
+        if self.map is not None:
+            refs |= {r.name for r in references("{{ " + self.map + " }}") if r.root == "tasks"}
+        return refs
+
+    def referenced_inputs(self) -> set[str]:
+        """Run-input names this task's instruction and `map` refer to."""
+        refs = {r.name for r in references(self.instruction) if r.root == "inputs"}
+        if self.map is not None:
+            refs |= {r.name for r in references("{{ " + self.map + " }}") if r.root == "inputs"}
+        return refs
+
+
+class Plan:
+    """A graph of tasks (validated separately, see `podium.plan.validate_plan`).
+
+    Args:
+        tasks: the tasks, in any order.
+        output: what the run returns: a template such as ``"{{ tasks.report.output }}"``, a task id,
+            or ``None`` for the outputs of the tasks nothing depends on.
+    """
+
+    __slots__ = ("_all", "_tasks", "checked", "output")
+
+    def __init__(self, tasks: Iterable[Task], *, output: JSON = None) -> None:
+        self._all = list(tasks)
+        self._tasks: dict[str, Task] = {}
+        for t in self._all:
+            # duplicates are a validation problem; keep the first so validation can report it
+            self._tasks.setdefault(t.id, t)
+        self.output = output
+        self.checked: object = None  # what it was last validated against (see Orchestrator)
+
+    @property
+    def tasks(self) -> Mapping[str, Task]:
+        return self._tasks
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self._tasks.values())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def all_tasks(self) -> list[Task]:
+        """The tasks as given, duplicates included (for validation)."""
+        return list(self._all)
+
+    def add(self, tasks: Iterable[Task]) -> None:
+        """Grow the plan while running (map fan-out)."""
+        for t in tasks:
+            self._tasks[t.id] = t
+            self._all.append(t)
+        self.checked = None
+
+    def to_data(self) -> list[dict[str, JSON]]:
+        """The tasks as JSON-compatible dicts (what `PlanAccepted` records)."""
+        return [msgspec.to_builtins(t) for t in self._tasks.values()]
+
+    @classmethod
+    def from_data(cls, data: Iterable[Mapping[str, JSON]], *, output: JSON = None) -> Plan:
+        return cls([task_from_data(d) for d in data], output=output)
+
+
+def task_from_data(data: Mapping[str, JSON]) -> Task:
+    """Rebuild a task recorded in a journal."""
+    return msgspec.convert(data, Task)

@@ -1,0 +1,119 @@
+"""`Workflow`: a plan with its agents, declared inputs and context policy.
+
+Built in Python or compiled from a YAML file (`podium.plan.load_workflow`); both give the same
+object, which the orchestrator runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from podium.context import ContextPolicy
+from podium.exceptions import ConfigError
+from podium.plan._task import Plan
+
+if TYPE_CHECKING:
+    from podium.agents import Agent
+    from podium.plan._validate import Locate
+
+JSON = Any
+INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object", "any")
+_REQUIRED: Any = object()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputSpec:
+    """A declared run input. Without a default it is required."""
+
+    name: str
+    type: str = "any"
+    default: JSON = _REQUIRED
+    description: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def coerce(self, value: JSON) -> JSON:
+        """Accept a value of the declared type; strings (from the CLI) are parsed."""
+        if isinstance(value, str) and self.type not in ("string", "any"):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"input {self.name!r} must be {self.type}, got {value!r}") \
+                    from None
+        checks: dict[str, tuple[type, ...]] = {
+            "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+            "array": (list,), "object": (dict,),
+        }
+        expected = checks.get(self.type)
+        bad_bool = isinstance(value, bool) and self.type in ("integer", "number")
+        if expected is not None and (not isinstance(value, expected) or bad_bool):
+            raise ConfigError(
+                f"input {self.name!r} must be {self.type}, got {type(value).__name__} {value!r}"
+            )
+        return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workflow:
+    """A runnable plan: tasks, the agents they may use, declared inputs.
+
+    Args:
+        name: a short name (shown in `podium runs`).
+        plan: the tasks and the output.
+        agents: agents defined with the workflow (the orchestrator may add more).
+        inputs: declared run inputs; ``None`` accepts any inputs.
+        context: merge policies of the blackboard.
+        source_path, source_text: the file it was compiled from, kept in the journal so a run
+            can be resumed by another process.
+        locate: maps (task id, field) to (file, line) for messages.
+    """
+
+    name: str
+    plan: Plan
+    agents: Sequence[Agent] = ()
+    inputs: Sequence[InputSpec] | None = None
+    context: ContextPolicy = field(default_factory=ContextPolicy)
+    source_path: str | None = None
+    source_text: str | None = None
+    locate: Locate | None = None
+
+    def input_names(self) -> list[str] | None:
+        return None if self.inputs is None else [i.name for i in self.inputs]
+
+    def bind_inputs(self, given: Mapping[str, JSON]) -> dict[str, JSON]:
+        """Check and complete the run inputs: defaults, required ones, types."""
+        given = dict(given)
+        if self.inputs is None:
+            return given
+        declared = {i.name: i for i in self.inputs}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise ConfigError(f"workflow {self.name!r} has no input(s) {unknown} "
+                              f"(declared: {sorted(declared) or 'none'})")
+        bound: dict[str, JSON] = {}
+        missing = []
+        for name, spec in declared.items():
+            if name in given:
+                bound[name] = spec.coerce(given[name])
+            elif spec.required:
+                missing.append(name)
+            else:
+                bound[name] = spec.default
+        if missing:
+            flags = " ".join(f"--input {m}=…" for m in missing)
+            raise ConfigError(f"workflow {self.name!r} needs input(s) {missing}: pass {flags}")
+        return bound
+
+    def source(self) -> dict[str, JSON]:
+        """What `RunSubmitted.workflow` records."""
+        out: dict[str, JSON] = {"name": self.name}
+        if self.source_path is not None:
+            out["path"] = self.source_path
+        if self.source_text is not None:
+            out["text"] = self.source_text
+        return out

@@ -1,0 +1,511 @@
+"""The scheduler: drives one run from its current state to an end.
+
+One coroutine owns the run's state. Task attempts run concurrently in a run-scoped task group and
+report back through a queue; the driver journals every decision before acting on it, so a crash at
+any point leaves a journal from which `RunState` rebuilds exactly what was committed.
+
+No superstep barrier: each completion immediately readies and starts whatever it unblocks, while
+slower siblings keep running. Among ready tasks, the one with the longest remaining critical path
+starts first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import itertools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from podium.events import (
+    AnyEvent,
+    ContextWritten,
+    ErrorInfo,
+    PlanExtended,
+    RunCancelled,
+    RunFailed,
+    RunPartiallySucceeded,
+    RunSucceeded,
+    TaskAssigned,
+    TaskFailed,
+    TaskReady,
+    TaskRetrying,
+    TaskSkipped,
+    TaskStarted,
+    TaskSucceeded,
+)
+from podium.exceptions import TaskError
+from podium.plan import Plan, Task, TemplateError, render
+from podium.runtime._eager import Done, start_eagerly
+from podium.runtime._execute import Attempt, AttemptResult, TaskRunner
+from podium.runtime._state import FAILED, PENDING, READY, RUNNING, SKIPPED, SUCCEEDED, RunState
+from podium.store import Store
+
+log = logging.getLogger(__name__)
+
+JSON = Any
+Listener = Callable[[AnyEvent], Any]
+"""Called with each journaled event; may be async (then awaited: a slow one slows the run)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    status: str  # "cancelled" or "failed"
+    reason: str
+    message: str
+
+
+def critical_paths(plan: Plan) -> dict[str, int]:
+    """For each task, the number of tasks on the longest path from it to the end of the plan."""
+    dependants: dict[str, list[str]] = {tid: [] for tid in plan.tasks}
+    for t in plan:
+        for dep in t.needs:
+            if dep in dependants:
+                dependants[dep].append(t.id)
+    memo: dict[str, int] = {}
+    for tid in plan.tasks:  # iterative DFS: plans can be deeper than the recursion limit
+        stack = [(tid, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in memo:
+                continue
+            if expanded:
+                memo[node] = 1 + max((memo[d] for d in dependants[node]), default=0)
+                continue
+            stack.append((node, True))
+            stack.extend((d, False) for d in dependants[node] if d not in memo)
+    return memo
+
+
+class RunDriver:
+    """Runs one run to completion (or to a stop) from a `RunState`."""
+
+    def __init__(
+        self,
+        state: RunState,
+        *,
+        store: Store,
+        runner: TaskRunner,
+        max_concurrency: int,
+        agent_limits: Mapping[str, int],
+        listeners: list[Listener],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        assert state.plan is not None
+        self.state = state
+        self.plan: Plan = state.plan
+        self.store = store
+        self.runner = runner
+        self.max_concurrency = max_concurrency
+        self.agent_limits = agent_limits
+        self.listeners = listeners
+        self.clock = clock
+        self._outbox: list[AnyEvent] = []
+        self._ready: list[tuple[int, int, str]] = []
+        self._order = itertools.count()
+        self._queued: set[str] = set()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._per_agent: dict[str, int] = {}
+        self._done: asyncio.Queue[AttemptResult | _Stop] = asyncio.Queue()
+        self._stop: _Stop | None = None
+        self._fatal = False
+        self._dependants: dict[str, list[str]] = {}
+        self._priority: dict[str, int] = {}
+        self._reindex()
+
+    # -- journal ----------------------------------------------------------------------------
+
+    def emit(self, make: Callable[[int, float], AnyEvent]) -> AnyEvent:
+        """Queue an event for the next flush; the state sees it at once."""
+        self.state.seq += 1
+        event = make(self.state.seq, self.clock())
+        self.state.apply(event)
+        self._outbox.append(event)
+        return event
+
+    async def flush(self) -> None:
+        if not self._outbox:
+            return
+        batch, self._outbox = self._outbox, []
+        await self.store.append(self.state.run_id, batch)
+        for listener in self.listeners:
+            for event in batch:
+                result = listener(event)
+                if inspect.isawaitable(result):
+                    await result
+
+    async def emit_now(self, make: Callable[[int, float], AnyEvent]) -> None:
+        """Journal an in-task event (model call, tool call) right away."""
+        self.emit(make)
+        await self.flush()
+
+    # -- graph ------------------------------------------------------------------------------
+
+    def _reindex(self) -> None:
+        self._dependants = {tid: [] for tid in self.plan.tasks}
+        for t in self.plan:
+            for dep in t.needs:
+                self._dependants[dep].append(t.id)
+            if t.parent is not None:
+                self._dependants[t.id].append(t.parent)
+        self._priority = critical_paths(self.plan)
+        for t in self.plan:
+            if t.parent is not None:
+                self._priority[t.id] = self._priority.get(t.parent, 1)
+
+    def _ancestors(self, tid: str) -> set[str]:
+        """Every task `tid` transitively needs."""
+        seen: set[str] = set()
+        stack = list(self.plan.tasks[tid].needs)
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(self.plan.tasks[dep].needs)
+        return seen
+
+    def _children(self, parent: str) -> list[Task]:
+        return sorted((t for t in self.plan if t.parent == parent), key=lambda t: t.index or 0)
+
+    def _blocking(self, task: Task) -> tuple[bool, str | None]:
+        """(all needs are settled, the required need that failed, if any)."""
+        settled = True
+        for dep in task.needs:
+            st = self.state.tasks[dep]
+            if st.status == SUCCEEDED:
+                continue
+            if st.status in (FAILED, SKIPPED):
+                if not st.task.optional:
+                    return True, dep
+                continue
+            settled = False
+        return settled, None
+
+    def _consider(self, tid: str) -> None:
+        """Mark a pending task ready, skipped or (for a map parent) expanded, as its needs allow."""
+        st = self.state.tasks[tid]
+        if st.status != PENDING or tid in self._queued:
+            return
+        task = st.task
+        if task.map is not None and task.parent is None and tid in self.state.expanded:
+            self._maybe_join(tid)
+            return
+        settled, failed_dep = self._blocking(task)
+        if failed_dep is not None:
+            self.emit(lambda s, ts: TaskSkipped(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
+                                                reason=f"needs {failed_dep!r}, which did not "
+                                                f"succeed"))
+            self._settled(tid)
+            return
+        if not settled:
+            return
+        if task.map is not None and task.parent is None:
+            self._expand(task)
+            return
+        self.emit(lambda s, ts: TaskReady(run_id=self.state.run_id, seq=s, ts=ts, task=tid))
+        self._enqueue(tid)
+
+    def _enqueue(self, tid: str) -> None:
+        self._queued.add(tid)
+        heapq.heappush(self._ready, (-self._priority.get(tid, 1), next(self._order), tid))
+
+    def _settled(self, tid: str) -> None:
+        """A task reached an end: reconsider everything that waits on it."""
+        st = self.state.tasks[tid]
+        if st.status != SUCCEEDED and not st.task.optional and st.task.parent is None:
+            self._fatal = True
+        for dependant in self._dependants.get(tid, ()):
+            self._consider(dependant)
+
+    # -- map --------------------------------------------------------------------------------
+
+    def _scope(self, task: Task) -> dict[str, JSON]:
+        outputs = {tid: self.state.tasks[tid].output for tid in self._ancestors(task.id)}
+        inputs = self.state.submitted.inputs if self.state.submitted else {}
+        return {"inputs": inputs, "tasks": outputs, "item": task.item}
+
+    def _expand(self, task: Task) -> None:
+        assert task.map is not None
+        try:
+            items = render("{{ " + task.map + " }}", self._scope(task))
+        except TemplateError as exc:
+            self._fail_now(task.id, ErrorInfo(type="map_error", message=str(exc)))
+            return
+        if not isinstance(items, list):
+            self._fail_now(task.id, ErrorInfo(
+                type="map_error", message=f"`map: {task.map}` gave {type(items).__name__}, "
+                "not a list"))
+            return
+        children = [
+            Task(id=f"{task.id}[{i}]", instruction=task.instruction, agent=task.agent,
+                 capability=task.capability, needs=task.needs, reads=task.reads,
+                 output_schema=task.output_schema, optional=task.optional, retries=task.retries,
+                 timeout_s=task.timeout_s, item=item, parent=task.id, index=i)
+            for i, item in enumerate(items)
+        ]
+        data = [msgspec.to_builtins(c) for c in children]
+        self.emit(lambda s, ts: PlanExtended(run_id=self.state.run_id, seq=s, ts=ts,
+                                             parent=task.id, tasks=data))
+        self._reindex()
+        for child in children:
+            self._consider(child.id)
+        self._maybe_join(task.id)
+
+    def _maybe_join(self, parent: str) -> None:
+        children = self._children(parent)
+        states = [self.state.tasks[c.id] for c in children]
+        if any(s.status not in (SUCCEEDED, FAILED, SKIPPED) for s in states):
+            return
+        bad = [c.id for c, s in zip(children, states, strict=True) if s.status != SUCCEEDED]
+        if bad:
+            self._fail_now(parent, ErrorInfo(type="map_item_failed",
+                                             message=f"mapped items failed: {', '.join(bad)}"))
+            return
+        outputs = [s.output for s in states]
+        self.emit(lambda s, ts: TaskSucceeded(run_id=self.state.run_id, seq=s, ts=ts, task=parent,
+                                              output=outputs))
+        self._settled(parent)
+
+    def _fail_now(self, tid: str, error: ErrorInfo) -> None:
+        self.emit(lambda s, ts: TaskFailed(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
+                                           attempt=self.state.tasks[tid].attempts, error=error))
+        self._settled(tid)
+
+    # -- starting and finishing attempts ----------------------------------------------------
+
+    def _has_room(self, agent: str) -> bool:
+        limit = self.agent_limits.get(agent)
+        return limit is None or self._per_agent.get(agent, 0) < limit
+
+    async def _start_ready(self, tg: asyncio.TaskGroup) -> None:
+        """Start ready tasks, most critical first, while limits allow.
+
+        Each start is journaled before the attempt begins, and an attempt that finishes during
+        its eager first step is recorded at once, so a chain of quick tasks runs without waiting
+        on the event loop.
+        """
+        deferred: list[tuple[int, int, str]] = []
+        while self._ready and len(self._running) < self.max_concurrency and not self._halted():
+            entry = heapq.heappop(self._ready)
+            tid = entry[2]
+            st = self.state.tasks[tid]
+            choice = self.runner.assign(st.task, self._has_room)
+            if choice is None:
+                deferred.append(entry)
+                continue
+            self._queued.discard(tid)
+            agent, reason, candidates = choice
+            attempt = st.attempts + 1
+            if st.agent != agent or st.attempts == 0:
+                self.emit(lambda s, ts: TaskAssigned(run_id=self.state.run_id, seq=s, ts=ts,
+                                                     task=tid, agent=agent, reason=reason,
+                                                     candidates=candidates))
+            self.emit(lambda s, ts: TaskStarted(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
+                                                agent=agent, attempt=attempt))
+            await self.flush()
+            self._per_agent[agent] = self._per_agent.get(agent, 0) + 1
+            attempt_input = Attempt(task=st.task, agent=agent, attempt=attempt,
+                                    failures=st.failures, previous_error=st.error)
+            started = start_eagerly(tg, self.runner.run(attempt_input, self.state, self.emit_now))
+            if isinstance(started, Done):
+                self._per_agent[agent] -= 1
+                self._record(started.value)
+            else:
+                self._running[tid] = started
+                started.add_done_callback(self._on_done)
+        for entry in deferred:
+            heapq.heappush(self._ready, entry)
+
+    def _halted(self) -> bool:
+        return self._stop is not None or self._fatal
+
+    def _on_done(self, task: asyncio.Task[AttemptResult]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._done.put_nowait(task.result())
+
+    def _record(self, result: AttemptResult) -> None:
+        tid = result.attempt.task.id
+        if self._running.pop(tid, None) is not None:
+            self._per_agent[result.attempt.agent] -= 1
+        if result.error is None:
+            error = self._commit_success(result)
+            if error is None:
+                return
+            result = AttemptResult(result.attempt, error=error, usage=result.usage)
+        self._record_failure(result)
+
+    def _record_failure(self, result: AttemptResult) -> None:
+        tid = result.attempt.task.id
+        st = self.state.tasks[tid]
+        error = result.error
+        assert error is not None
+        retry = error.retryable and st.failures < st.task.retries
+        self.emit(lambda s, ts: TaskFailed(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
+                                           agent=result.attempt.agent,
+                                           attempt=result.attempt.attempt, error=error,
+                                           final=not retry, usage=result.usage))
+        if retry:
+            self.emit(lambda s, ts: TaskRetrying(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
+                                                 attempt=result.attempt.attempt + 1,
+                                                 reason=error.message))
+            self._enqueue(tid)
+            return
+        self._settled(tid)
+
+    def _commit_success(self, result: AttemptResult) -> ErrorInfo | None:
+        """Journal the context writes and the success; an error if a write conflicts."""
+        tid = result.attempt.task.id
+        agent = result.attempt.agent
+        writes = []
+        try:
+            for w in result.writes:
+                value, version = self.state.board.merge(
+                    w.key, w.value, task=tid, upstream=self._ancestors(tid),
+                    policy=self.runner.context_policy.for_key(w.key))
+                writes.append((w, value, version))
+        except TaskError as exc:
+            return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
+        for w, value, version in writes:
+            self.emit(lambda s, ts, w=w, value=value, version=version: ContextWritten(
+                run_id=self.state.run_id, seq=s, ts=ts, task=tid, key=w.key, value=value,
+                version=version, agent=agent, sources=list(w.sources), confidence=w.confidence))
+        self.emit(lambda s, ts: TaskSucceeded(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
+                                              agent=agent, attempt=result.attempt.attempt,
+                                              output=result.output, usage=result.usage))
+        self._settled(tid)
+        return None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def stop(self, status: str, reason: str, message: str = "") -> None:
+        """Ask the run to stop (``"cancelled"`` or ``"failed"``) at its next step."""
+        self._done.put_nowait(_Stop(status, reason, message))
+
+    def _required_failure(self) -> list[str]:
+        return [tid for tid, st in self.state.tasks.items()
+                if st.status in (FAILED, SKIPPED) and not st.task.optional
+                and st.task.parent is None]
+
+    async def drive(self) -> RunState:
+        """Run until every task is settled or the run is stopped; journal how it ended."""
+        self._resume_in_flight()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                await self._loop(tg)
+        finally:
+            await self.flush()
+        return self.state
+
+    def _resume_in_flight(self) -> None:
+        self._fatal = bool(self._required_failure())
+        for tid, st in self.state.tasks.items():
+            if st.status in (RUNNING, READY):
+                self._enqueue(tid)  # in flight at a crash (or ready): run it again
+        for tid in list(self.state.tasks):  # considering may add map sub-tasks
+            if self.state.tasks[tid].status == PENDING:
+                self._consider(tid)
+
+    async def _loop(self, tg: asyncio.TaskGroup) -> None:
+        while True:
+            await self._start_ready(tg)
+            await self.flush()
+            if not self._running:
+                break
+            item = await self._done.get()
+            if isinstance(item, _Stop):
+                await self._halt(item)
+            else:
+                self._record(item)
+        while not self._done.empty():  # results and stops that raced the end
+            item = self._done.get_nowait()
+            if isinstance(item, _Stop):
+                self._stop = self._stop or item
+            else:
+                self._record(item)
+        self._finish()
+        await self.flush()
+
+    async def _halt(self, stop: _Stop) -> None:
+        """Cancel every attempt in flight; attempts that finished first are still recorded."""
+        self._stop = self._stop or stop
+        tasks = list(self._running.items())
+        for _, task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait([t for _, t in tasks])
+        for tid, task in tasks:
+            if task.cancelled() and tid in self._running:
+                del self._running[tid]
+                agent = self.state.tasks[tid].agent
+                if agent is not None:
+                    self._per_agent[agent] -= 1
+
+    def _finish(self) -> None:
+        run_id = self.state.run_id
+        stop = self._stop
+        if stop is not None:
+            if stop.status == "cancelled":
+                self.emit(lambda s, ts: RunCancelled(run_id=run_id, seq=s, ts=ts,
+                                                     reason=stop.reason))
+            else:
+                self.emit(lambda s, ts: RunFailed(run_id=run_id, seq=s, ts=ts, reason=stop.reason,
+                                                  message=stop.message))
+            return
+        failed = self._required_failure()
+        if failed:
+            first = self.state.tasks[failed[0]].error
+            message = f"task {failed[0]!r} failed: {first.message if first else 'unknown'}"
+            self.emit(lambda s, ts: RunFailed(run_id=run_id, seq=s, ts=ts, reason="error",
+                                              message=message, failed_tasks=failed))
+            return
+        unsettled = [tid for tid, st in self.state.tasks.items()
+                     if st.status not in (SUCCEEDED, FAILED, SKIPPED)]
+        if unsettled:
+            self.emit(lambda s, ts: RunFailed(run_id=run_id, seq=s, ts=ts, reason="stall",
+                                              message="tasks can never become ready: "
+                                              + ", ".join(unsettled)))
+            return
+        output = self._output()
+        missing = [tid for tid, st in self.state.tasks.items()
+                   if st.status != SUCCEEDED and st.task.parent is None]
+        if missing:
+            self.emit(lambda s, ts: RunPartiallySucceeded(
+                run_id=run_id, seq=s, ts=ts, output=output, missing=missing,
+                reason="optional tasks did not succeed: " + ", ".join(missing)))
+        else:
+            self.emit(lambda s, ts: RunSucceeded(run_id=run_id, seq=s, ts=ts, output=output))
+
+    def _output(self) -> JSON:
+        outputs = {tid: st.output for tid, st in self.state.tasks.items()
+                   if st.task.parent is None}
+        spec = self.plan.output
+        if spec is None:
+            sinks = [tid for tid in outputs if not any(
+                d for d in self._dependants[tid] if self.state.tasks[d].task.parent is None)]
+            return outputs[sinks[0]] if len(sinks) == 1 else {t: outputs[t] for t in sinks}
+        if isinstance(spec, str) and spec in outputs:
+            return outputs[spec]
+        inputs = self.state.submitted.inputs if self.state.submitted else {}
+        return _render_output(spec, {"inputs": inputs, "tasks": outputs})
+
+
+def _render_output(spec: JSON, scope: Mapping[str, JSON]) -> JSON:
+    if isinstance(spec, str):
+        try:
+            return render(spec, scope)
+        except TemplateError:
+            return None
+    if isinstance(spec, dict):
+        return {k: _render_output(v, scope) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_render_output(v, scope) for v in spec]
+    return spec
+
+
+__all__ = ["RunDriver", "critical_paths"]

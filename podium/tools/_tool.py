@@ -1,0 +1,186 @@
+"""Tools: typed functions a model may call, with a declared effect."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_type_hints, overload
+
+import msgspec
+import pydantic
+
+from podium.exceptions import ConfigError, ToolError
+from podium.models._base import ToolSpec
+
+JSON = Any
+Effect = Literal["read", "write", "irreversible"]
+EFFECTS: tuple[Effect, ...] = ("read", "write", "irreversible")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolContext:
+    """What a tool may learn about the call it serves.
+
+    A tool asks for it by declaring a parameter annotated `ToolContext`; the model never sees it.
+    `idempotency_key` is stable across re-executions of the same call after a crash: a tool with
+    side effects uses it so that its effect lands once.
+    """
+
+    run_id: str
+    task_id: str
+    agent: str
+    call_id: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tool:
+    """A function a model may call.
+
+    Build one with `@tool` or `Tool.from_function`. Arguments are validated against the function's
+    signature before the call; invalid arguments and exceptions become a `ToolError` whose message
+    goes back to the model.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, JSON]
+    effect: Effect
+    function: Callable[..., Any]
+    _validator: pydantic.TypeAdapter[Any] = field(repr=False)
+    _context_param: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        effect: Effect = "read",
+    ) -> Tool:
+        if effect not in EFFECTS:
+            raise ConfigError(f"tool effect must be one of {EFFECTS}, not {effect!r}")
+        hints = get_type_hints(function)
+        sig = inspect.signature(function)
+        fields: dict[str, Any] = {}
+        context_param = None
+        for pname, param in sig.parameters.items():
+            ann = hints.get(pname, Any)
+            if ann is ToolContext:
+                context_param = pname
+                continue
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ConfigError(f"tool {function.__name__!r}: *args/**kwargs are not supported")
+            default = ... if param.default is param.empty else param.default
+            fields[pname] = (ann, default)
+        model = pydantic.create_model(f"{function.__name__}_args", **fields)
+        schema = model.model_json_schema()
+        schema.pop("title", None)
+        doc = inspect.getdoc(function) or ""
+        return cls(
+            name=name or function.__name__,
+            description=description if description is not None else doc.split("\n\n")[0],
+            parameters=schema,
+            effect=effect,
+            function=function,
+            _validator=pydantic.TypeAdapter(model),
+            _context_param=context_param,
+        )
+
+    def spec(self) -> ToolSpec:
+        """The tool as a model sees it."""
+        return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+    def validate(self, arguments: dict[str, JSON]) -> dict[str, Any]:
+        """Check arguments against the signature; raise `ToolError` saying what is wrong."""
+        try:
+            parsed = self._validator.validate_python(arguments)
+        except pydantic.ValidationError as exc:
+            errors = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ToolError(f"invalid arguments for tool {self.name!r}: {errors}") from None
+        return dict(parsed)
+
+    async def call(self, arguments: dict[str, JSON], context: ToolContext) -> JSON:
+        """Validate and call; a sync function runs in a worker thread."""
+        kwargs = self.validate(arguments)
+        if self._context_param is not None:
+            kwargs[self._context_param] = context
+        try:
+            if inspect.iscoroutinefunction(self.function):
+                result = await self.function(**kwargs)
+            else:
+                import asyncio
+
+                result = await asyncio.to_thread(self.function, **kwargs)
+        except ToolError:
+            raise
+        except Exception as exc:
+            raise ToolError(f"tool {self.name!r} failed: {type(exc).__name__}: {exc}") from exc
+        return to_json_value(result, f"tool {self.name!r}")
+
+
+def _encode_extra(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def to_json_value(value: Any, what: str) -> JSON:
+    """Make a value JSON-compatible (dataclasses, pydantic models, dates…); else `ToolError`."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    try:
+        return msgspec.to_builtins(value, enc_hook=_encode_extra, str_keys=True)
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise ToolError(f"{what} returned a value that is not JSON-serialisable: {exc}") from None
+
+
+def result_text(value: JSON) -> str:
+    """A tool result as the text a model reads."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+AnyFunc = Callable[..., Any] | Callable[..., Awaitable[Any]]
+
+
+@overload
+def tool(function: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, effect: Effect = "read"
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effect: Effect = "read",
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Turn a typed function into a `Tool`.
+
+    Example:
+        ```python
+        @tool(effect="write")
+        def send_email(to: str, body: str) -> str:
+            "Send an email."
+            ...
+        ```
+    """
+    if function is not None:
+        return Tool.from_function(function)
+
+    def wrap(fn: Callable[..., Any]) -> Tool:
+        return Tool.from_function(fn, name=name, description=description, effect=effect)
+
+    return wrap
