@@ -15,8 +15,44 @@ from podium import TaskCall
 
 CORPUS = Path(__file__).parent / "corpus"
 STOP = frozenset(
-    "the and for are was were with that this from into over what which when where does how why "
-    "who its their there than then them they have has had been being about most more such".split()
+    {
+        "the",
+        "and",
+        "for",
+        "are",
+        "was",
+        "were",
+        "with",
+        "that",
+        "this",
+        "from",
+        "into",
+        "over",
+        "what",
+        "which",
+        "when",
+        "where",
+        "does",
+        "how",
+        "why",
+        "who",
+        "its",
+        "their",
+        "there",
+        "than",
+        "then",
+        "them",
+        "they",
+        "have",
+        "has",
+        "had",
+        "been",
+        "being",
+        "about",
+        "most",
+        "more",
+        "such",
+    }
 )
 
 
@@ -72,10 +108,15 @@ def review_citations(call: TaskCall) -> dict[str, Any]:
         claim = str(draft.get("claim", "")) if isinstance(draft, dict) else str(draft)
         score = grounding(claim, passage["text"])
         ok = bool(claim.strip()) and score >= 0.5
-        verdicts.append({"source": passage["id"], "claim": claim, "grounding": round(score, 2),
-                         "verified": ok})
-    call.context.write("review", verdicts, sources=[p["id"] for p in passages],
-                       confidence=sum(v["verified"] for v in verdicts) / max(1, len(verdicts)))
+        verdicts.append(
+            {"source": passage["id"], "claim": claim, "grounding": round(score, 2), "verified": ok}
+        )
+    call.context.write(
+        "review",
+        verdicts,
+        sources=[p["id"] for p in passages],
+        confidence=sum(v["verified"] for v in verdicts) / max(1, len(verdicts)),
+    )
     return {"claims": verdicts, "all_verified": all(v["verified"] for v in verdicts)}
 
 

@@ -189,7 +189,10 @@ class RunPartiallySucceeded(Event, frozen=True, kw_only=True):
 
 
 class RunFailed(Event, frozen=True, kw_only=True):
-    """The run cannot finish. `reason` is a stable word: error, timeout, budget, loop, stall, policy."""
+    """The run cannot finish.
+
+    `reason` is a stable word: error, timeout, budget, loop, stall or policy.
+    """
 
     reason: str
     message: str = ""

@@ -28,8 +28,8 @@ from podium.tools._tool import Tool, ToolContext, result_text, to_json_value
 from podium.verify import validate_output
 
 JSON = Any
-Emit = Callable[[Callable[[int, float], Any]], Awaitable[None]]
-"""Journals an in-task event: called with a factory ``(seq, ts) -> event``."""
+Emit = Callable[..., Awaitable[None]]
+"""Journals an in-task event: ``await emit(EventClass, **fields)`` (run id, seq, time added)."""
 
 REPAIR_ROUNDS = 1
 
@@ -69,8 +69,10 @@ def _system_prompt(agent: Agent, call: TaskCall) -> str:
     if visible:
         parts.append("Shared context:\n" + json.dumps(visible, ensure_ascii=False, indent=1))
     if call.output_schema is not None:
-        parts.append("Answer with JSON only, matching this schema:\n"
-                     + json.dumps(call.output_schema, ensure_ascii=False))
+        parts.append(
+            "Answer with JSON only, matching this schema:\n"
+            + json.dumps(call.output_schema, ensure_ascii=False)
+        )
     return "\n\n".join(parts)
 
 
@@ -118,11 +120,16 @@ class ModelAgentLoop:
         self.usage.input_tokens += used.input_tokens
         self.usage.output_tokens += used.output_tokens
         c = self.call
-        await self.emit(lambda seq, ts: ModelCalled(
-            run_id=c.run_id, seq=seq, ts=ts, task=c.task_id, agent=c.agent,
-            model=self.model.name, provider=self.model.provider,
-            input_tokens=used.input_tokens, output_tokens=used.output_tokens, latency_s=latency,
-        ))
+        await self.emit(
+            ModelCalled,
+            task=c.task_id,
+            agent=c.agent,
+            model=self.model.name,
+            provider=self.model.provider,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            latency_s=latency,
+        )
         return response.text, response.tool_calls
 
     async def _run_tool(self, tc: ToolCall) -> ToolResultMessage:
@@ -134,22 +141,35 @@ class ModelAgentLoop:
         if tool is None:
             error = f"unknown tool {tc.name!r}; available: {sorted(self.tools) or 'none'}"
         else:
-            ctx = ToolContext(run_id=c.run_id, task_id=c.task_id, agent=c.agent, call_id=tc.id,
-                              idempotency_key=f"{c.run_id}/{c.task_id}/{tc.id}")
+            ctx = ToolContext(
+                run_id=c.run_id,
+                task_id=c.task_id,
+                agent=c.agent,
+                call_id=tc.id,
+                idempotency_key=f"{c.run_id}/{c.task_id}/{tc.id}",
+            )
             try:
                 result = await tool.call(tc.arguments, ctx)
             except ToolError as exc:
                 error = str(exc)
         latency = time.perf_counter() - started
         effect = tool.effect if tool is not None else "read"
-        await self.emit(lambda seq, ts: ToolCalled(
-            run_id=c.run_id, seq=seq, ts=ts, task=c.task_id, agent=c.agent, tool=tc.name,
-            call_id=tc.id, arguments=tc.arguments, effect=effect, result=result, error=error,
+        await self.emit(
+            ToolCalled,
+            task=c.task_id,
+            agent=c.agent,
+            tool=tc.name,
+            call_id=tc.id,
+            arguments=tc.arguments,
+            effect=effect,
+            result=result,
+            error=error,
             latency_s=latency,
-        ))
+        )
         content = error if error is not None else result_text(result)
-        return ToolResultMessage(call_id=tc.id, name=tc.name, content=content,
-                                 is_error=error is not None)
+        return ToolResultMessage(
+            call_id=tc.id, name=tc.name, content=content, is_error=error is not None
+        )
 
     async def run(self) -> AgentOutcome:
         messages: list[Message] = [
@@ -171,11 +191,16 @@ class ModelAgentLoop:
                     raise
                 repairs -= 1
                 messages.append(AssistantMessage(content=text))
-                messages.append(UserMessage(content=(
-                    f"Your answer was rejected: {exc}. Reply again with only JSON that matches "
-                    "the schema."
-                )))
+                messages.append(
+                    UserMessage(
+                        content=(
+                            f"Your answer was rejected: {exc}. Reply again with only JSON "
+                            "that matches the schema."
+                        )
+                    )
+                )
         raise TaskError(
-            f"agent {self.agent.name!r} did not finish within {self.agent.max_rounds} model "
-            "rounds", kind="max_rounds", retryable=True,
+            f"agent {self.agent.name!r} did not finish within {self.agent.max_rounds} model rounds",
+            kind="max_rounds",
+            retryable=True,
         )

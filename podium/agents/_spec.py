@@ -85,9 +85,7 @@ class Agent:
 
     def __post_init__(self) -> None:
         if (self.model is None) == (self.function is None):
-            raise ConfigError(
-                f"agent {self.name!r} needs exactly one of `model` and `function`"
-            )
+            raise ConfigError(f"agent {self.name!r} needs exactly one of `model` and `function`")
         if self.max_rounds < 1:
             raise ConfigError(f"agent {self.name!r}: max_rounds must be at least 1")
         if self.max_concurrency is not None and self.max_concurrency < 1:

@@ -183,12 +183,19 @@ class ContextView:
     ) -> None:
         """Write `key`; committed as a new version when the task succeeds."""
         if confidence is not None and not 0.0 <= confidence <= 1.0:
-            raise TaskError(f"confidence must be within [0, 1], got {confidence!r}",
-                            kind="context_value", retryable=False)
+            raise TaskError(
+                f"confidence must be within [0, 1], got {confidence!r}",
+                kind="context_value",
+                retryable=False,
+            )
         try:
             msgspec.json.encode(value)
         except (TypeError, msgspec.EncodeError) as exc:
-            raise TaskError(f"context key {key!r}: value is not JSON-serialisable: {exc}",
-                            kind="context_value", retryable=False) from None
-        self.pending.append(PendingWrite(key=key, value=value, sources=tuple(sources),
-                                         confidence=confidence))
+            raise TaskError(
+                f"context key {key!r}: value is not JSON-serialisable: {exc}",
+                kind="context_value",
+                retryable=False,
+            ) from None
+        self.pending.append(
+            PendingWrite(key=key, value=value, sources=tuple(sources), confidence=confidence)
+        )

@@ -37,8 +37,9 @@ class UserMessage(msgspec.Struct, frozen=True, kw_only=True, tag="user", tag_fie
     content: str
 
 
-class AssistantMessage(msgspec.Struct, frozen=True, kw_only=True, tag="assistant",
-                       tag_field="role"):
+class AssistantMessage(
+    msgspec.Struct, frozen=True, kw_only=True, tag="assistant", tag_field="role"
+):
     content: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
 

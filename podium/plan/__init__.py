@@ -2,16 +2,16 @@
 
 from podium.plan._task import Plan, Task, task_from_data
 from podium.plan._template import TemplateError, references, render
+from podium.plan._validate import check_plan, find_cycles, upstream_of, validate_plan
 from podium.plan._workflow import InputSpec, Workflow
 from podium.plan._yaml import load_workflow, load_workflow_text
-from podium.plan._validate import check_plan, find_cycles, upstream_of, validate_plan
 
 __all__ = [
     "InputSpec",
-    "Workflow",
     "Plan",
     "Task",
     "TemplateError",
+    "Workflow",
     "check_plan",
     "find_cycles",
     "load_workflow",

@@ -33,8 +33,13 @@ class Reference:
 def _parse(expr: str) -> Reference:
     m = _PATH.match(expr)
     if m is None:
-        return Reference(expr, "", "", (), f"cannot understand {{{{ {expr} }}}}; "
-                         "use inputs.NAME, tasks.ID.output or item")
+        return Reference(
+            expr,
+            "",
+            "",
+            (),
+            f"cannot understand {{{{ {expr} }}}}; use inputs.NAME, tasks.ID.output or item",
+        )
     root, rest = m.group(1), m.group(2)
     parts = [p for p in rest.split(".") if p]
     if root == "item":
@@ -44,8 +49,9 @@ def _parse(expr: str) -> Reference:
     if root == "tasks":
         head, index = _split_index(parts[1]) if len(parts) > 1 else ("", ())
         if head != "output":
-            return Reference(expr, root, parts[0], (),
-                             f"{{{{ {expr} }}}}: write tasks.{parts[0]}.output")
+            return Reference(
+                expr, root, parts[0], (), f"{{{{ {expr} }}}}: write tasks.{parts[0]}.output"
+            )
         return Reference(expr, root, parts[0], (*index, *parts[2:]))
     name, index = _split_index(parts[0])
     return Reference(expr, root, name, (*index, *parts[1:]))

@@ -68,7 +68,7 @@ def find_cycles(plan: Plan) -> list[list[str]]:
             if dep not in plan.tasks:
                 continue
             if color[dep] == grey:
-                cycle = path[path.index(dep):]
+                cycle = path[path.index(dep) :]
                 key = frozenset(cycle)
                 if key not in seen:
                     seen.add(key)
@@ -100,14 +100,22 @@ def _check_refs(
             report.add(task.id, field, ref.error)
         elif ref.root == "inputs":
             if input_names is not None and ref.name not in input_names:
-                report.add(task.id, field, f"unbound input {ref.name!r}: the workflow declares "
-                           f"no such input (declared: {sorted(input_names) or 'none'})")
+                report.add(
+                    task.id,
+                    field,
+                    f"unbound input {ref.name!r}: the workflow declares "
+                    f"no such input (declared: {sorted(input_names) or 'none'})",
+                )
         elif ref.root == "tasks":
             if ref.name not in plan.tasks:
                 report.add(task.id, field, f"references unknown task {ref.name!r}")
             elif ref.name not in upstream:
-                report.add(task.id, field, f"references task {ref.name!r}, which is not upstream "
-                           f"of {task.id!r}: add it to `needs`")
+                report.add(
+                    task.id,
+                    field,
+                    f"references task {ref.name!r}, which is not upstream "
+                    f"of {task.id!r}: add it to `needs`",
+                )
         elif ref.root == "item" and task.map is None and task.parent is None:
             report.add(task.id, field, "uses {{ item }} but the task has no `map`")
 
@@ -126,10 +134,15 @@ def _check_task(
     if task.agent is None and task.capability is None:
         report.add(task.id, "agent", "names neither an `agent` nor a `capability`")
     elif task.agent is not None and task.agent not in agents:
-        report.add(task.id, "agent", f"unknown agent {task.agent!r} "
-                   f"(known: {', '.join(sorted(agents)) or 'none'})")
-    elif task.agent is None and task.capability is not None and not any(
-        task.capability in caps for caps in agents.values()
+        report.add(
+            task.id,
+            "agent",
+            f"unknown agent {task.agent!r} (known: {', '.join(sorted(agents)) or 'none'})",
+        )
+    elif (
+        task.agent is None
+        and task.capability is not None
+        and not any(task.capability in caps for caps in agents.values())
     ):
         report.add(task.id, "capability", f"no agent has capability {task.capability!r}")
     for dep in task.needs:
@@ -141,16 +154,25 @@ def _check_task(
         report.add(task.id, "timeout_s", "must be positive")
     if task.output_schema is not None and not isinstance(task.output_schema.get("type", ""), str):
         report.add(task.id, "output_schema", "`type` must be a string")
-    _check_refs(report, task, "instruction", references(task.instruction), upstream=upstream,
-                plan=plan, input_names=input_names)
+    _check_refs(
+        report,
+        task,
+        "instruction",
+        references(task.instruction),
+        upstream=upstream,
+        plan=plan,
+        input_names=input_names,
+    )
     if task.map is not None:
         refs = references("{{ " + task.map + " }}")
         if len(refs) != 1 or refs[0].root not in ("inputs", "tasks"):
-            report.add(task.id, "map", f"`map` must be tasks.ID.output or inputs.NAME, "
-                       f"not {task.map!r}")
+            report.add(
+                task.id, "map", f"`map` must be tasks.ID.output or inputs.NAME, not {task.map!r}"
+            )
         else:
-            _check_refs(report, task, "map", refs, upstream=upstream, plan=plan,
-                        input_names=input_names)
+            _check_refs(
+                report, task, "map", refs, upstream=upstream, plan=plan, input_names=input_names
+            )
 
 
 def validate_plan(
@@ -180,8 +202,14 @@ def validate_plan(
         report.add(cycle[0], "needs", "dependency cycle: " + " → ".join(cycle))
     upstream = upstream_of(plan)
     for task in plan.tasks.values():
-        _check_task(report, task, plan=plan, upstream=upstream[task.id], agents=agents,
-                    input_names=input_names)
+        _check_task(
+            report,
+            task,
+            plan=plan,
+            upstream=upstream[task.id],
+            agents=agents,
+            input_names=input_names,
+        )
     _check_output(report, plan, input_names)
     return report.problems
 
@@ -194,8 +222,12 @@ def _check_output(report: _Report, plan: Plan, input_names: Collection[str] | No
         for ref in out_refs:
             if ref.error is None and ref.root == "tasks" and ref.name not in plan.tasks:
                 report.add("", field, f"references unknown task {ref.name!r}")
-            elif ref.error is None and ref.root == "inputs" and input_names is not None \
-                    and ref.name not in input_names:
+            elif (
+                ref.error is None
+                and ref.root == "inputs"
+                and input_names is not None
+                and ref.name not in input_names
+            ):
                 report.add("", field, f"unbound input {ref.name!r}")
             elif ref.error is None and ref.root == "item":
                 report.add("", field, "uses {{ item }}, which only a mapped task has")

@@ -43,11 +43,16 @@ class InputSpec:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:
-                raise ConfigError(f"input {self.name!r} must be {self.type}, got {value!r}") \
-                    from None
+                raise ConfigError(
+                    f"input {self.name!r} must be {self.type}, got {value!r}"
+                ) from None
         checks: dict[str, tuple[type, ...]] = {
-            "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-            "array": (list,), "object": (dict,),
+            "string": (str,),
+            "integer": (int,),
+            "number": (int, float),
+            "boolean": (bool,),
+            "array": (list,),
+            "object": (dict,),
         }
         expected = checks.get(self.type)
         bad_bool = isinstance(value, bool) and self.type in ("integer", "number")
@@ -93,8 +98,10 @@ class Workflow:
         declared = {i.name: i for i in self.inputs}
         unknown = sorted(set(given) - set(declared))
         if unknown:
-            raise ConfigError(f"workflow {self.name!r} has no input(s) {unknown} "
-                              f"(declared: {sorted(declared) or 'none'})")
+            raise ConfigError(
+                f"workflow {self.name!r} has no input(s) {unknown} "
+                f"(declared: {sorted(declared) or 'none'})"
+            )
         bound: dict[str, JSON] = {}
         missing = []
         for name, spec in declared.items():

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -27,6 +27,7 @@ from podium.events import (
     AnyEvent,
     ContextWritten,
     ErrorInfo,
+    Event,
     PlanExtended,
     RunCancelled,
     RunFailed,
@@ -50,6 +51,7 @@ from podium.store import Store
 log = logging.getLogger(__name__)
 
 JSON = Any
+E = TypeVar("E", bound=Event)
 Listener = Callable[[AnyEvent], Any]
 """Called with each journaled event; may be async (then awaited: a slow one slows the run)."""
 
@@ -121,12 +123,12 @@ class RunDriver:
 
     # -- journal ----------------------------------------------------------------------------
 
-    def emit(self, make: Callable[[int, float], AnyEvent]) -> AnyEvent:
+    def emit(self, kind: type[E], **fields: Any) -> E:
         """Queue an event for the next flush; the state sees it at once."""
         self.state.seq += 1
-        event = make(self.state.seq, self.clock())
-        self.state.apply(event)
-        self._outbox.append(event)
+        event = kind(run_id=self.state.run_id, seq=self.state.seq, ts=self.clock(), **fields)
+        self.state.apply(event)  # type: ignore[arg-type]
+        self._outbox.append(event)  # type: ignore[arg-type]
         return event
 
     async def flush(self) -> None:
@@ -140,9 +142,9 @@ class RunDriver:
                 if inspect.isawaitable(result):
                     await result
 
-    async def emit_now(self, make: Callable[[int, float], AnyEvent]) -> None:
-        """Journal an in-task event (model call, tool call) right away."""
-        self.emit(make)
+    async def emit_now(self, kind: type[Event], **fields: Any) -> None:
+        """Journal an in-task event (a model call, a tool call) right away."""
+        self.emit(kind, **fields)
         await self.flush()
 
     # -- graph ------------------------------------------------------------------------------
@@ -198,9 +200,7 @@ class RunDriver:
             return
         settled, failed_dep = self._blocking(task)
         if failed_dep is not None:
-            self.emit(lambda s, ts: TaskSkipped(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
-                                                reason=f"needs {failed_dep!r}, which did not "
-                                                f"succeed"))
+            self.emit(TaskSkipped, task=tid, reason=f"needs {failed_dep!r}, which did not succeed")
             self._settled(tid)
             return
         if not settled:
@@ -208,7 +208,7 @@ class RunDriver:
         if task.map is not None and task.parent is None:
             self._expand(task)
             return
-        self.emit(lambda s, ts: TaskReady(run_id=self.state.run_id, seq=s, ts=ts, task=tid))
+        self.emit(TaskReady, task=tid)
         self._enqueue(tid)
 
     def _enqueue(self, tid: str) -> None:
@@ -238,20 +238,34 @@ class RunDriver:
             self._fail_now(task.id, ErrorInfo(type="map_error", message=str(exc)))
             return
         if not isinstance(items, list):
-            self._fail_now(task.id, ErrorInfo(
-                type="map_error", message=f"`map: {task.map}` gave {type(items).__name__}, "
-                "not a list"))
+            self._fail_now(
+                task.id,
+                ErrorInfo(
+                    type="map_error",
+                    message=f"`map: {task.map}` gave {type(items).__name__}, not a list",
+                ),
+            )
             return
         children = [
-            Task(id=f"{task.id}[{i}]", instruction=task.instruction, agent=task.agent,
-                 capability=task.capability, needs=task.needs, reads=task.reads,
-                 output_schema=task.output_schema, optional=task.optional, retries=task.retries,
-                 timeout_s=task.timeout_s, item=item, parent=task.id, index=i)
+            Task(
+                id=f"{task.id}[{i}]",
+                instruction=task.instruction,
+                agent=task.agent,
+                capability=task.capability,
+                needs=task.needs,
+                reads=task.reads,
+                output_schema=task.output_schema,
+                optional=task.optional,
+                retries=task.retries,
+                timeout_s=task.timeout_s,
+                item=item,
+                parent=task.id,
+                index=i,
+            )
             for i, item in enumerate(items)
         ]
         data = [msgspec.to_builtins(c) for c in children]
-        self.emit(lambda s, ts: PlanExtended(run_id=self.state.run_id, seq=s, ts=ts,
-                                             parent=task.id, tasks=data))
+        self.emit(PlanExtended, parent=task.id, tasks=data)
         self._reindex()
         for child in children:
             self._consider(child.id)
@@ -264,17 +278,17 @@ class RunDriver:
             return
         bad = [c.id for c, s in zip(children, states, strict=True) if s.status != SUCCEEDED]
         if bad:
-            self._fail_now(parent, ErrorInfo(type="map_item_failed",
-                                             message=f"mapped items failed: {', '.join(bad)}"))
+            self._fail_now(
+                parent,
+                ErrorInfo(type="map_item_failed", message=f"mapped items failed: {', '.join(bad)}"),
+            )
             return
         outputs = [s.output for s in states]
-        self.emit(lambda s, ts: TaskSucceeded(run_id=self.state.run_id, seq=s, ts=ts, task=parent,
-                                              output=outputs))
+        self.emit(TaskSucceeded, task=parent, output=outputs)
         self._settled(parent)
 
     def _fail_now(self, tid: str, error: ErrorInfo) -> None:
-        self.emit(lambda s, ts: TaskFailed(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
-                                           attempt=self.state.tasks[tid].attempts, error=error))
+        self.emit(TaskFailed, task=tid, attempt=self.state.tasks[tid].attempts, error=error)
         self._settled(tid)
 
     # -- starting and finishing attempts ----------------------------------------------------
@@ -303,15 +317,17 @@ class RunDriver:
             agent, reason, candidates = choice
             attempt = st.attempts + 1
             if st.agent != agent or st.attempts == 0:
-                self.emit(lambda s, ts: TaskAssigned(run_id=self.state.run_id, seq=s, ts=ts,
-                                                     task=tid, agent=agent, reason=reason,
-                                                     candidates=candidates))
-            self.emit(lambda s, ts: TaskStarted(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
-                                                agent=agent, attempt=attempt))
+                self.emit(TaskAssigned, task=tid, agent=agent, reason=reason, candidates=candidates)
+            self.emit(TaskStarted, task=tid, agent=agent, attempt=attempt)
             await self.flush()
             self._per_agent[agent] = self._per_agent.get(agent, 0) + 1
-            attempt_input = Attempt(task=st.task, agent=agent, attempt=attempt,
-                                    failures=st.failures, previous_error=st.error)
+            attempt_input = Attempt(
+                task=st.task,
+                agent=agent,
+                attempt=attempt,
+                failures=st.failures,
+                previous_error=st.error,
+            )
             started = start_eagerly(tg, self.runner.run(attempt_input, self.state, self.emit_now))
             if isinstance(started, Done):
                 self._per_agent[agent] -= 1
@@ -346,14 +362,19 @@ class RunDriver:
         error = result.error
         assert error is not None
         retry = error.retryable and st.failures < st.task.retries
-        self.emit(lambda s, ts: TaskFailed(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
-                                           agent=result.attempt.agent,
-                                           attempt=result.attempt.attempt, error=error,
-                                           final=not retry, usage=result.usage))
+        self.emit(
+            TaskFailed,
+            task=tid,
+            agent=result.attempt.agent,
+            attempt=result.attempt.attempt,
+            error=error,
+            final=not retry,
+            usage=result.usage,
+        )
         if retry:
-            self.emit(lambda s, ts: TaskRetrying(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
-                                                 attempt=result.attempt.attempt + 1,
-                                                 reason=error.message))
+            self.emit(
+                TaskRetrying, task=tid, attempt=result.attempt.attempt + 1, reason=error.message
+            )
             self._enqueue(tid)
             return
         self._settled(tid)
@@ -366,18 +387,34 @@ class RunDriver:
         try:
             for w in result.writes:
                 value, version = self.state.board.merge(
-                    w.key, w.value, task=tid, upstream=self._ancestors(tid),
-                    policy=self.runner.context_policy.for_key(w.key))
+                    w.key,
+                    w.value,
+                    task=tid,
+                    upstream=self._ancestors(tid),
+                    policy=self.runner.context_policy.for_key(w.key),
+                )
                 writes.append((w, value, version))
         except TaskError as exc:
             return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
         for w, value, version in writes:
-            self.emit(lambda s, ts, w=w, value=value, version=version: ContextWritten(
-                run_id=self.state.run_id, seq=s, ts=ts, task=tid, key=w.key, value=value,
-                version=version, agent=agent, sources=list(w.sources), confidence=w.confidence))
-        self.emit(lambda s, ts: TaskSucceeded(run_id=self.state.run_id, seq=s, ts=ts, task=tid,
-                                              agent=agent, attempt=result.attempt.attempt,
-                                              output=result.output, usage=result.usage))
+            self.emit(
+                ContextWritten,
+                task=tid,
+                key=w.key,
+                value=value,
+                version=version,
+                agent=agent,
+                sources=list(w.sources),
+                confidence=w.confidence,
+            )
+        self.emit(
+            TaskSucceeded,
+            task=tid,
+            agent=agent,
+            attempt=result.attempt.attempt,
+            output=result.output,
+            usage=result.usage,
+        )
         self._settled(tid)
         return None
 
@@ -388,9 +425,11 @@ class RunDriver:
         self._done.put_nowait(_Stop(status, reason, message))
 
     def _required_failure(self) -> list[str]:
-        return [tid for tid, st in self.state.tasks.items()
-                if st.status in (FAILED, SKIPPED) and not st.task.optional
-                and st.task.parent is None]
+        return [
+            tid
+            for tid, st in self.state.tasks.items()
+            if st.status in (FAILED, SKIPPED) and not st.task.optional and st.task.parent is None
+        ]
 
     async def drive(self) -> RunState:
         """Run until every task is settled or the run is stopped; journal how it ended."""
@@ -447,47 +486,58 @@ class RunDriver:
                     self._per_agent[agent] -= 1
 
     def _finish(self) -> None:
-        run_id = self.state.run_id
         stop = self._stop
         if stop is not None:
             if stop.status == "cancelled":
-                self.emit(lambda s, ts: RunCancelled(run_id=run_id, seq=s, ts=ts,
-                                                     reason=stop.reason))
+                self.emit(RunCancelled, reason=stop.reason)
             else:
-                self.emit(lambda s, ts: RunFailed(run_id=run_id, seq=s, ts=ts, reason=stop.reason,
-                                                  message=stop.message))
+                self.emit(RunFailed, reason=stop.reason, message=stop.message)
             return
         failed = self._required_failure()
         if failed:
             first = self.state.tasks[failed[0]].error
             message = f"task {failed[0]!r} failed: {first.message if first else 'unknown'}"
-            self.emit(lambda s, ts: RunFailed(run_id=run_id, seq=s, ts=ts, reason="error",
-                                              message=message, failed_tasks=failed))
+            self.emit(RunFailed, reason="error", message=message, failed_tasks=failed)
             return
-        unsettled = [tid for tid, st in self.state.tasks.items()
-                     if st.status not in (SUCCEEDED, FAILED, SKIPPED)]
+        unsettled = [
+            tid
+            for tid, st in self.state.tasks.items()
+            if st.status not in (SUCCEEDED, FAILED, SKIPPED)
+        ]
         if unsettled:
-            self.emit(lambda s, ts: RunFailed(run_id=run_id, seq=s, ts=ts, reason="stall",
-                                              message="tasks can never become ready: "
-                                              + ", ".join(unsettled)))
+            self.emit(
+                RunFailed,
+                reason="stall",
+                message="tasks can never become ready: " + ", ".join(unsettled),
+            )
             return
         output = self._output()
-        missing = [tid for tid, st in self.state.tasks.items()
-                   if st.status != SUCCEEDED and st.task.parent is None]
+        missing = [
+            tid
+            for tid, st in self.state.tasks.items()
+            if st.status != SUCCEEDED and st.task.parent is None
+        ]
         if missing:
-            self.emit(lambda s, ts: RunPartiallySucceeded(
-                run_id=run_id, seq=s, ts=ts, output=output, missing=missing,
-                reason="optional tasks did not succeed: " + ", ".join(missing)))
+            self.emit(
+                RunPartiallySucceeded,
+                output=output,
+                missing=missing,
+                reason="optional tasks did not succeed: " + ", ".join(missing),
+            )
         else:
-            self.emit(lambda s, ts: RunSucceeded(run_id=run_id, seq=s, ts=ts, output=output))
+            self.emit(RunSucceeded, output=output)
 
     def _output(self) -> JSON:
-        outputs = {tid: st.output for tid, st in self.state.tasks.items()
-                   if st.task.parent is None}
+        outputs = {tid: st.output for tid, st in self.state.tasks.items() if st.task.parent is None}
         spec = self.plan.output
         if spec is None:
-            sinks = [tid for tid in outputs if not any(
-                d for d in self._dependants[tid] if self.state.tasks[d].task.parent is None)]
+            sinks = [
+                tid
+                for tid in outputs
+                if not any(
+                    d for d in self._dependants[tid] if self.state.tasks[d].task.parent is None
+                )
+            ]
             return outputs[sinks[0]] if len(sinks) == 1 else {t: outputs[t] for t in sinks}
         if isinstance(spec, str) and spec in outputs:
             return outputs[spec]

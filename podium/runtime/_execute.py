@@ -16,7 +16,7 @@ from typing import Any
 
 from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
 from podium.context import ContextPolicy, ContextView, PendingWrite
-from podium.events import AnyEvent, ErrorInfo, Usage
+from podium.events import ErrorInfo, Usage
 from podium.exceptions import OutputValidationError, PodiumError, TaskError
 from podium.plan import Task, TemplateError, render
 from podium.routing import Router
@@ -27,7 +27,7 @@ from podium.verify import validate_output
 log = logging.getLogger(__name__)
 
 JSON = Any
-EmitNow = Callable[[Callable[[int, float], AnyEvent]], Awaitable[None]]
+EmitNow = Callable[..., Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +55,18 @@ class AttemptResult:
 def error_info(exc: BaseException) -> ErrorInfo:
     """A typed, serialisable description of an exception."""
     if isinstance(exc, OutputValidationError):
-        return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable,
-                         raw_output=exc.raw_output)
+        return ErrorInfo(
+            type=exc.kind, message=str(exc), retryable=exc.retryable, raw_output=exc.raw_output
+        )
     if isinstance(exc, TaskError):
         return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
     if isinstance(exc, TimeoutError):
         return ErrorInfo(type="timeout", message=str(exc) or "timed out", retryable=True)
     if isinstance(exc, PodiumError):
         return ErrorInfo(type=type(exc).__name__, message=str(exc), retryable=True)
-    return ErrorInfo(type=type(exc).__name__, message=f"{type(exc).__name__}: {exc}",
-                     retryable=True)
+    return ErrorInfo(
+        type=type(exc).__name__, message=f"{type(exc).__name__}: {exc}", retryable=True
+    )
 
 
 @dataclass(slots=True)
@@ -102,13 +104,23 @@ class TaskRunner:
         if task.parent is not None and "item" not in task.instruction:
             instruction += "\n\nItem: " + result_text(task.item)
         if attempt.previous_error is not None:
-            instruction += (f"\n\n(Attempt {attempt.attempt}; the previous attempt failed: "
-                            f"{attempt.previous_error.message})")
+            instruction += (
+                f"\n\n(Attempt {attempt.attempt}; the previous attempt failed: "
+                f"{attempt.previous_error.message})"
+            )
         return TaskCall(
-            run_id=state.run_id, task_id=task.id, agent=attempt.agent, instruction=instruction,
-            inputs={**run_inputs, **needed}, run_inputs=run_inputs, task_outputs=needed,
-            context=view, item=task.item, attempt=attempt.attempt,
-            output_schema=task.output_schema, explicit_inputs=explicit,
+            run_id=state.run_id,
+            task_id=task.id,
+            agent=attempt.agent,
+            instruction=instruction,
+            inputs={**run_inputs, **needed},
+            run_inputs=run_inputs,
+            task_outputs=needed,
+            context=view,
+            item=task.item,
+            attempt=attempt.attempt,
+            output_schema=task.output_schema,
+            explicit_inputs=explicit,
         )
 
     async def run(self, attempt: Attempt, state: RunState, emit: EmitNow) -> AttemptResult:
@@ -132,11 +144,15 @@ class TaskRunner:
         except asyncio.CancelledError:
             raise
         except TimeoutError:
-            return AttemptResult(attempt, error=ErrorInfo(
-                type="timeout", message=f"task {task.id!r} took longer than {task.timeout_s}s",
-                retryable=True))
+            return AttemptResult(
+                attempt,
+                error=ErrorInfo(
+                    type="timeout",
+                    message=f"task {task.id!r} took longer than {task.timeout_s}s",
+                    retryable=True,
+                ),
+            )
         except Exception as exc:
             log.debug("task %s attempt %d failed", task.id, attempt.attempt, exc_info=True)
             return AttemptResult(attempt, error=error_info(exc))
         return AttemptResult(attempt, output=outcome.output, writes=view.pending)
-

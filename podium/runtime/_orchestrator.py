@@ -114,7 +114,9 @@ class Orchestrator:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()
@@ -138,8 +140,9 @@ class Orchestrator:
         table = dict(self.agents)
         for agent in workflow.agents:
             if agent.name in table and table[agent.name] is not agent:
-                raise ConfigError(f"agent {agent.name!r} is defined by both the workflow and "
-                                  "the orchestrator")
+                raise ConfigError(
+                    f"agent {agent.name!r} is defined by both the workflow and the orchestrator"
+                )
             table[agent.name] = agent
         return table
 
@@ -184,7 +187,11 @@ class Orchestrator:
         run_id = run_id or new_run_id()
         timeout = timeout_s if timeout_s is not None else self.limits.timeout_s
         submitted = RunSubmitted(
-            run_id=run_id, seq=0, ts=self.clock(), inputs=bound, workflow=wf.source(),
+            run_id=run_id,
+            seq=0,
+            ts=self.clock(),
+            inputs=bound,
+            workflow=wf.source(),
             limits={"timeout_s": timeout} if timeout is not None else {},
         )
         if not await self.store.create_run(run_id, submitted, name=wf.name):
@@ -220,31 +227,43 @@ class Orchestrator:
         on_event: EventCallback | None,
     ) -> RunResult:
         assert self._pool is not None
-        runner = TaskRunner(agents=agents, router=self.router, pool=self._pool,
-                            context_policy=workflow.context)
+        runner = TaskRunner(
+            agents=agents, router=self.router, pool=self._pool, context_policy=workflow.context
+        )
         if on_event is not None and state.submitted is not None and state.plan is None:
             await _deliver(on_event, state.submitted)
         if state.plan is None:
             plan = workflow.plan
-            accepted = PlanAccepted(run_id=state.run_id, seq=state.seq + 1, ts=self.clock(),
-                                    tasks=plan.to_data(), output=plan.output)
+            accepted = PlanAccepted(
+                run_id=state.run_id,
+                seq=state.seq + 1,
+                ts=self.clock(),
+                tasks=plan.to_data(),
+                output=plan.output,
+            )
             await self.store.append(state.run_id, [accepted])
             state.seq = accepted.seq
             state.accept_plan(Plan(plan.all_tasks(), output=plan.output))
             if on_event is not None:
                 await _deliver(on_event, accepted)
         driver = RunDriver(
-            state, store=self.store, runner=runner, max_concurrency=self.limits.max_concurrency,
-            agent_limits={n: a.max_concurrency for n, a in agents.items()
-                          if a.max_concurrency is not None},
-            listeners=[] if on_event is None else [on_event], clock=self.clock,
+            state,
+            store=self.store,
+            runner=runner,
+            max_concurrency=self.limits.max_concurrency,
+            agent_limits={
+                n: a.max_concurrency for n, a in agents.items() if a.max_concurrency is not None
+            },
+            listeners=[] if on_event is None else [on_event],
+            clock=self.clock,
         )
         timeout = state.submitted.limits.get("timeout_s") if state.submitted else None
         loop = asyncio.get_running_loop()
         handle = None
         if timeout is not None:
-            handle = loop.call_later(timeout, driver.stop, "failed", "timeout",
-                                     f"the run took longer than {timeout}s")
+            handle = loop.call_later(
+                timeout, driver.stop, "failed", "timeout", f"the run took longer than {timeout}s"
+            )
         self._drivers[state.run_id] = driver
         try:
             await driver.drive()

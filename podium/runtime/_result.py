@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from podium.events import Usage
 from podium.runtime._state import RunState
 
@@ -53,9 +52,11 @@ class RunResult:
             message=state.message,
             output=state.output,
             tasks={tid: ts.to_json() for tid, ts in state.tasks.items()},
-            usage=Usage(input_tokens=state.usage.input_tokens,
-                        output_tokens=state.usage.output_tokens,
-                        cost_usd=state.usage.cost_usd),
+            usage=Usage(
+                input_tokens=state.usage.input_tokens,
+                output_tokens=state.usage.output_tokens,
+                cost_usd=state.usage.cost_usd,
+            ),
             elapsed_s=max(0.0, end - state.created_ts),
             missing=list(state.missing),
         )
@@ -69,9 +70,11 @@ class RunResult:
             "message": self.message,
             "output": self.output,
             "tasks": self.tasks,
-            "usage": {"input_tokens": self.usage.input_tokens,
-                      "output_tokens": self.usage.output_tokens,
-                      "cost_usd": round(self.usage.cost_usd, 6)},
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "cost_usd": round(self.usage.cost_usd, 6),
+            },
             "elapsed_s": round(self.elapsed_s, 4),
             "missing": self.missing,
         }

@@ -39,7 +39,12 @@ from podium.plan import Plan, Task, task_from_data
 JSON = Any
 
 PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
-    "pending", "ready", "running", "succeeded", "failed", "skipped",
+    "pending",
+    "ready",
+    "running",
+    "succeeded",
+    "failed",
+    "skipped",
 )
 TERMINAL = frozenset({SUCCEEDED, FAILED, SKIPPED})
 
@@ -47,8 +52,18 @@ TERMINAL = frozenset({SUCCEEDED, FAILED, SKIPPED})
 class TaskState:
     """Where one task stands."""
 
-    __slots__ = ("agent", "attempts", "ended_ts", "error", "failures", "output", "started_ts",
-                 "status", "task", "usage")
+    __slots__ = (
+        "agent",
+        "attempts",
+        "ended_ts",
+        "error",
+        "failures",
+        "output",
+        "started_ts",
+        "status",
+        "task",
+        "usage",
+    )
 
     def __init__(self, task: Task) -> None:
         self.task = task
@@ -150,17 +165,27 @@ class RunState:
             ts.usage.add(usage)
 
     def _model(self, ev: ModelCalled) -> None:
-        used = Usage(input_tokens=ev.input_tokens, output_tokens=ev.output_tokens,
-                     cost_usd=ev.cost_usd)
+        used = Usage(
+            input_tokens=ev.input_tokens, output_tokens=ev.output_tokens, cost_usd=ev.cost_usd
+        )
         self.usage.add(used)
         task = self.tasks.get(ev.task)
         if task is not None:
             task.usage.add(used)
 
     def _context(self, ev: ContextWritten) -> None:
-        self.board.add(Entry(key=ev.key, value=ev.value, version=ev.version, task=ev.task,
-                             agent=ev.agent, sources=tuple(ev.sources),
-                             confidence=ev.confidence, ts=ev.ts))
+        self.board.add(
+            Entry(
+                key=ev.key,
+                value=ev.value,
+                version=ev.version,
+                task=ev.task,
+                agent=ev.agent,
+                sources=tuple(ev.sources),
+                confidence=ev.confidence,
+                ts=ev.ts,
+            )
+        )
 
     def _succeeded(self, ev: TaskSucceeded) -> None:
         ts = self.tasks[ev.task]

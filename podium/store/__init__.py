@@ -19,7 +19,7 @@ def open_store(url: str | None = None) -> Store:
     falls back to ``podium.db`` in the working directory.
     """
     url = url or os.environ.get("PODIUM_STORE") or DEFAULT_STORE
-    if url == "memory://" or url == "memory":
+    if url in {"memory://", "memory"}:
         return MemoryStore()
     if url.startswith(("postgresql://", "postgres://")):
         from podium.store._postgres import PostgresStore

@@ -27,8 +27,14 @@ class MemoryStore:
         if run_id in self._journals:
             return False
         self._journals[run_id] = [submitted]
-        self._runs[run_id] = RunInfo(run_id=run_id, status="running", created_at=submitted.ts,
-                                     updated_at=submitted.ts, name=name, events=1)
+        self._runs[run_id] = RunInfo(
+            run_id=run_id,
+            status="running",
+            created_at=submitted.ts,
+            updated_at=submitted.ts,
+            name=name,
+            events=1,
+        )
         return True
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
@@ -47,8 +53,12 @@ class MemoryStore:
         info = self._runs[run_id]
         status = status_after(events)
         self._runs[run_id] = RunInfo(
-            run_id=run_id, status=status or info.status, created_at=info.created_at,
-            updated_at=time.time(), name=info.name, events=len(journal),
+            run_id=run_id,
+            status=status or info.status,
+            created_at=info.created_at,
+            updated_at=time.time(),
+            name=info.name,
+            events=len(journal),
         )
 
     async def load(self, run_id: str, *, after_seq: int = -1) -> list[AnyEvent]:

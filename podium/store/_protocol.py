@@ -84,7 +84,7 @@ _STATUS = {
 def status_after(events: Sequence[Event]) -> str | None:
     """The run status a batch of events sets, if it sets one (for the run index)."""
     for ev in reversed(events):
-        status = _STATUS.get(type(ev))  # type: ignore[call-overload]
+        status = _STATUS.get(type(ev))
         if status is not None:
             return status
     return None

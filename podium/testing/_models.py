@@ -28,14 +28,16 @@ from podium.models._base import (
 JSON = Any
 
 
-def sample_from_schema(schema: Mapping[str, JSON], *, seed: str = "a") -> JSON:
+def sample_from_schema(  # noqa: PLR0911 - one return per JSON Schema construct
+    schema: Mapping[str, JSON], *, seed: str = "a"
+) -> JSON:
     """A simple value that matches a JSON Schema (first enum value, minimal lengths, …)."""
     if "const" in schema:
         return schema["const"]
     if "enum" in schema:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema and schema[key]:
+        if schema.get(key):
             return sample_from_schema(schema[key][0], seed=seed)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
@@ -100,23 +102,32 @@ class TestModel:
     async def request(self, request: ModelRequest) -> ModelResponse:
         self.requests.append(request)
         called = any(isinstance(m, AssistantMessage) and m.tool_calls for m in request.messages)
-        wanted = [t for t in request.tools
-                  if self.call_tools == "all" or t.name in self.call_tools]
+        wanted = [t for t in request.tools if self.call_tools == "all" or t.name in self.call_tools]
         if wanted and not called:
             calls = tuple(
-                ToolCall(id=f"call_{next(self._ids)}", name=t.name,
-                         arguments=sample_from_schema(t.parameters))
+                ToolCall(
+                    id=f"call_{next(self._ids)}",
+                    name=t.name,
+                    arguments=sample_from_schema(t.parameters),
+                )
                 for t in wanted
             )
-            return ModelResponse(tool_calls=calls, usage=_usage(request, ""), model=self.name,
-                                 finish_reason="tool_calls")
+            return ModelResponse(
+                tool_calls=calls,
+                usage=_usage(request, ""),
+                model=self.name,
+                finish_reason="tool_calls",
+            )
         text = self._answer(request)
         return ModelResponse(text=text, usage=_usage(request, text), model=self.name)
 
     def _answer(self, request: ModelRequest) -> str:
         if request.output_schema is not None:
-            value = self.output if self.output is not None else sample_from_schema(
-                request.output_schema)
+            value = (
+                self.output
+                if self.output is not None
+                else sample_from_schema(request.output_schema)
+            )
             return json.dumps(value)
         if self.output_text is not None:
             return self.output_text
@@ -184,8 +195,10 @@ class ScriptedModel:
         index = len(self.requests)
         self.requests.append(request)
         if index >= len(self.script):
-            raise ModelError(f"scripted model {self._name!r} has no answer for request "
-                             f"#{index + 1} (script has {len(self.script)})")
+            raise ModelError(
+                f"scripted model {self._name!r} has no answer for request "
+                f"#{index + 1} (script has {len(self.script)})"
+            )
         entry = self.script[index]
         if isinstance(entry, Exception):
             raise entry

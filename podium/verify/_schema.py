@@ -18,14 +18,14 @@ JSON = Any
 def _validator(schema_json: bytes) -> jsonschema.protocols.Validator:
     schema = msgspec.json.decode(schema_json)
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 def check_schema(schema: Mapping[str, JSON]) -> str | None:
     """``None`` when `schema` is a valid JSON Schema, else what is wrong with it."""
     try:
         cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
+        cls.check_schema(dict(schema))
     except jsonschema.SchemaError as exc:
         return exc.message
     return None

@@ -24,8 +24,11 @@ async def writer(call: TaskCall) -> str:
 async def reader(call: TaskCall) -> Any:
     entry = call.context.entry("notes")
     assert entry is not None
-    return {"value": call.context.get("notes"), "by": entry.task,
-            "history": [e.value for e in call.context.history("notes")]}
+    return {
+        "value": call.context.get("notes"),
+        "by": entry.task,
+        "history": [e.value for e in call.context.history("notes")],
+    }
 
 
 AGENTS = [Agent(name="writer", function=writer), Agent(name="reader", function=reader)]
@@ -38,11 +41,13 @@ async def run(wf: Workflow) -> tuple[RunResult, RunState]:
 
 
 async def test_ordered_writes_version_and_keep_provenance() -> None:
-    plan = Plan([
-        Task(id="w1", agent="writer"),
-        Task(id="w2", agent="writer", needs=("w1",)),
-        Task(id="r", agent="reader", needs=("w2",), reads=("notes",)),
-    ])
+    plan = Plan(
+        [
+            Task(id="w1", agent="writer"),
+            Task(id="w2", agent="writer", needs=("w1",)),
+            Task(id="r", agent="reader", needs=("w2",), reads=("notes",)),
+        ]
+    )
     result, state = await run(Workflow(name="ctx", plan=plan))
     assert result.status == "succeeded"
     assert result.output == {"value": "w2", "by": "w2", "history": ["w1", "w2"]}
@@ -71,10 +76,12 @@ async def test_unordered_writes_conflict_by_default() -> None:
     ],
 )
 async def test_merge_policies(policy: MergePolicy, expected: Any) -> None:
-    plan = Plan([
-        Task(id="m", agent="writer", map="inputs.xs"),
-        Task(id="r", agent="reader", needs=("m",), reads=("notes",)),
-    ])
+    plan = Plan(
+        [
+            Task(id="m", agent="writer", map="inputs.xs"),
+            Task(id="r", agent="reader", needs=("m",), reads=("notes",)),
+        ]
+    )
     wf = Workflow(name="ctx", plan=plan, context=ContextPolicy(merge={"notes": policy}))
     async with Orchestrator(agents=AGENTS, store="memory://") as orch:
         result = await orch.run(wf, inputs={"xs": [0, 1, 2]})
@@ -105,8 +112,9 @@ async def test_writes_are_durable_events_and_failed_attempts_write_nothing() -> 
             raise RuntimeError("first attempt fails after writing")
 
     plan = Plan([Task(id="a", agent="wf", retries=1)])
-    async with Orchestrator(agents=[Agent(name="wf", function=write_then_fail)],
-                            store="memory://") as orch:
+    async with Orchestrator(
+        agents=[Agent(name="wf", function=write_then_fail)], store="memory://"
+    ) as orch:
         result = await orch.run(plan)
         journal = await orch.events(result.run_id)
     writes = [e for e in journal if isinstance(e, ContextWritten)]
@@ -119,6 +127,11 @@ async def test_context_values_must_be_json() -> None:
     async def bad(call: TaskCall) -> None:
         call.context.write("k", object())
 
-    result, _ = await run(Workflow(name="ctx", plan=Plan([Task(id="a", agent="bad")]),
-                                   agents=[Agent(name="bad", function=bad)]))
+    result, _ = await run(
+        Workflow(
+            name="ctx",
+            plan=Plan([Task(id="a", agent="bad")]),
+            agents=[Agent(name="bad", function=bad)],
+        )
+    )
     assert result.tasks["a"]["error"]["type"] == "context_value"

@@ -28,12 +28,14 @@ def make_agent(calls: list[str], crash_on: set[str]) -> Agent:
     return Agent(name="w", function=work)
 
 
-PLAN = Plan([
-    Task(id="a", agent="w"),
-    Task(id="b", agent="w", needs=("a",)),
-    Task(id="m", agent="w", needs=("b",), map="inputs.xs"),
-    Task(id="c", agent="w", needs=("m",)),
-])
+PLAN = Plan(
+    [
+        Task(id="a", agent="w"),
+        Task(id="b", agent="w", needs=("a",)),
+        Task(id="m", agent="w", needs=("b",), map="inputs.xs"),
+        Task(id="c", agent="w", needs=("m",)),
+    ]
+)
 
 
 @pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
@@ -61,7 +63,8 @@ async def test_resume_after_crash_never_reruns_succeeded_tasks(
     assert result.status == "succeeded"
     succeeded_before = {tid for tid, st in before.tasks.items() if st.status == "succeeded"}
     assert not succeeded_before & set(resumed_calls)
-    assert "m[1]" in resumed_calls and "c" in resumed_calls
+    assert "m[1]" in resumed_calls
+    assert "c" in resumed_calls
     assert result.output == "out:c"
     assert sum(isinstance(e, RunSucceeded) for e in journal) == 1
     per_task = {}

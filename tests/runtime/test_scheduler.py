@@ -52,11 +52,13 @@ def echo(name: str = "echo", **kw: Any) -> Agent:
 
 
 async def test_chain_passes_outputs_along() -> None:
-    plan = Plan([
-        Task(id="a", agent="echo"),
-        Task(id="b", agent="echo", needs=("a",)),
-        Task(id="c", agent="echo", needs=("b",)),
-    ])
+    plan = Plan(
+        [
+            Task(id="a", agent="echo"),
+            Task(id="b", agent="echo", needs=("a",)),
+            Task(id="c", agent="echo", needs=("b",)),
+        ]
+    )
     result, journal = await run(plan, echo())
     assert result.status == "succeeded"
     assert result.output["inputs"]["b"]["inputs"]["a"]["task"] == "a"
@@ -90,13 +92,16 @@ async def test_no_superstep_barrier_fast_branch_continues() -> None:
             release.set()  # the slow sibling is still running when fast2 starts
         return call.task_id
 
-    plan = Plan([
-        Task(id="slow", agent="slow"),
-        Task(id="fast1", agent="fast"),
-        Task(id="fast2", agent="fast", needs=("fast1",)),
-    ])
-    result, journal = await run(plan, Agent(name="slow", function=slow),
-                                Agent(name="fast", function=fast))
+    plan = Plan(
+        [
+            Task(id="slow", agent="slow"),
+            Task(id="fast1", agent="fast"),
+            Task(id="fast2", agent="fast", needs=("fast1",)),
+        ]
+    )
+    result, journal = await run(
+        plan, Agent(name="slow", function=slow), Agent(name="fast", function=fast)
+    )
     assert result.status == "succeeded"
     order = [(type(e).__name__, getattr(e, "task", "")) for e in journal]
     assert order.index(("TaskStarted", "fast2")) < order.index(("TaskSucceeded", "slow"))
@@ -117,7 +122,8 @@ async def test_global_and_per_agent_concurrency_limits() -> None:
     tasks = [Task(id=f"a{i}", agent="free") for i in range(10)]
     tasks += [Task(id=f"b{i}", agent="limited") for i in range(6)]
     result, _ = await run(
-        Plan(tasks), Agent(name="free", function=work),
+        Plan(tasks),
+        Agent(name="free", function=work),
         Agent(name="limited", function=work, max_concurrency=2),
         limits=Limits(max_concurrency=5),
     )
@@ -127,12 +133,14 @@ async def test_global_and_per_agent_concurrency_limits() -> None:
 
 
 async def test_longest_critical_path_starts_first() -> None:
-    plan = Plan([
-        Task(id="lone", agent="echo"),
-        Task(id="head", agent="echo"),
-        Task(id="mid", agent="echo", needs=("head",)),
-        Task(id="tail", agent="echo", needs=("mid",)),
-    ])
+    plan = Plan(
+        [
+            Task(id="lone", agent="echo"),
+            Task(id="head", agent="echo"),
+            Task(id="mid", agent="echo", needs=("head",)),
+            Task(id="tail", agent="echo", needs=("mid",)),
+        ]
+    )
     assert critical_paths(plan) == {"lone": 1, "head": 3, "mid": 2, "tail": 1}
     _, journal = await run(plan, echo(), limits=Limits(max_concurrency=1))
     started = [e.task for e in journal if isinstance(e, TaskStarted)]
@@ -143,11 +151,13 @@ async def test_failure_skips_dependants_and_fails_the_run() -> None:
     async def boom(call: TaskCall) -> None:
         raise TaskError("no luck", kind="bad_luck", retryable=False)
 
-    plan = Plan([
-        Task(id="a", agent="boom"),
-        Task(id="b", agent="echo", needs=("a",)),
-        Task(id="c", agent="echo", needs=("b",)),
-    ])
+    plan = Plan(
+        [
+            Task(id="a", agent="boom"),
+            Task(id="b", agent="echo", needs=("a",)),
+            Task(id="c", agent="echo", needs=("b",)),
+        ]
+    )
     result, journal = await run(plan, echo(), Agent(name="boom", function=boom))
     assert result.status == "failed"
     assert result.reason == "error"
@@ -192,11 +202,14 @@ async def test_optional_failure_gives_partial_success_and_dependants_degrade() -
     async def boom(call: TaskCall) -> None:
         raise ValueError("optional thing broke")
 
-    plan = Plan([
-        Task(id="extra", agent="boom", optional=True),
-        Task(id="main", agent="echo"),
-        Task(id="report", agent="echo", needs=("main", "extra")),
-    ], output="{{ tasks.report.output }}")
+    plan = Plan(
+        [
+            Task(id="extra", agent="boom", optional=True),
+            Task(id="main", agent="echo"),
+            Task(id="report", agent="echo", needs=("main", "extra")),
+        ],
+        output="{{ tasks.report.output }}",
+    )
     result, _ = await run(plan, echo(), Agent(name="boom", function=boom))
     assert result.status == "partially_succeeded"
     assert result.missing == ["extra"]
@@ -211,14 +224,22 @@ async def test_map_fans_out_and_joins_in_order() -> None:
         await asyncio.sleep(0.001 * call.item)  # finish out of order
         return int(call.item) ** 2
 
-    plan = Plan([
-        Task(id="items", agent="items"),
-        Task(id="sq", agent="square", needs=("items",), map="tasks.items.output",
-             instruction="square {{ item }}"),
-        Task(id="total", agent="echo", needs=("sq",)),
-    ])
-    result, journal = await run(plan, echo(), Agent(name="items", function=items),
-                                Agent(name="square", function=square))
+    plan = Plan(
+        [
+            Task(id="items", agent="items"),
+            Task(
+                id="sq",
+                agent="square",
+                needs=("items",),
+                map="tasks.items.output",
+                instruction="square {{ item }}",
+            ),
+            Task(id="total", agent="echo", needs=("sq",)),
+        ]
+    )
+    result, journal = await run(
+        plan, echo(), Agent(name="items", function=items), Agent(name="square", function=square)
+    )
     assert result.status == "succeeded"
     assert result.tasks["sq"]["output"] == [9, 1, 4]
     assert result.output["inputs"]["sq"] == [9, 1, 4]
@@ -278,8 +299,9 @@ async def test_cancel_a_running_run() -> None:
         await asyncio.sleep(30)
 
     plan = Plan([Task(id="a", agent="sleepy"), Task(id="b", agent="sleepy", needs=("a",))])
-    async with Orchestrator(agents=[Agent(name="sleepy", function=sleepy)],
-                            store="memory://") as orch:
+    async with Orchestrator(
+        agents=[Agent(name="sleepy", function=sleepy)], store="memory://"
+    ) as orch:
         job = asyncio.ensure_future(orch.run(plan, run_id="r1"))
         await started.wait()
         assert orch.cancel("r1", "user asked")
@@ -299,8 +321,9 @@ async def test_existing_run_id_does_not_start_a_second_run() -> None:
         return "done"
 
     plan = Plan([Task(id="a", agent="count")])
-    async with Orchestrator(agents=[Agent(name="count", function=count)],
-                            store="memory://") as orch:
+    async with Orchestrator(
+        agents=[Agent(name="count", function=count)], store="memory://"
+    ) as orch:
         first = await orch.run(plan, run_id="same")
         second = await orch.run(plan, run_id="same")
     assert calls == ["a"]
@@ -309,20 +332,28 @@ async def test_existing_run_id_does_not_start_a_second_run() -> None:
 
 
 async def test_validation_reports_every_problem_before_running() -> None:
-    plan = Plan([
-        Task(id="a", agent="ghost"),
-        Task(id="b", capability="flying"),
-        Task(id="c", agent="echo", needs=("d",)),
-        Task(id="d", agent="echo", needs=("c",)),
-        Task(id="e", agent="echo", instruction="{{ inputs.nope }} {{ tasks.a.output }}"),
-        Task(id="e", agent="echo"),
-    ])
+    plan = Plan(
+        [
+            Task(id="a", agent="ghost"),
+            Task(id="b", capability="flying"),
+            Task(id="c", agent="echo", needs=("d",)),
+            Task(id="d", agent="echo", needs=("c",)),
+            Task(id="e", agent="echo", instruction="{{ inputs.nope }} {{ tasks.a.output }}"),
+            Task(id="e", agent="echo"),
+        ]
+    )
     wf = Workflow(name="bad", plan=plan, inputs=())
     with pytest.raises(PlanValidationError) as info:
         await run(wf, echo())  # type: ignore[arg-type]
     text = str(info.value)
-    for needle in ("unknown agent 'ghost'", "capability 'flying'", "cycle: c → d → c",
-                   "unbound input 'nope'", "not upstream", "duplicate task id 'e'"):
+    for needle in (
+        "unknown agent 'ghost'",
+        "capability 'flying'",
+        "cycle: c → d → c",
+        "unbound input 'nope'",
+        "not upstream",
+        "duplicate task id 'e'",
+    ):
         assert needle in text
     assert len(info.value.problems) == 6
 
@@ -331,7 +362,7 @@ async def test_capability_routing_and_assignment_reason() -> None:
     plan = Plan([Task(id="a", capability="math")])
     result, journal = await run(plan, echo("calc", capabilities=("math",)), echo("other"))
     assert result.tasks["a"]["agent"] == "calc"
-    assigned = [e for e in journal if type(e).__name__ == "TaskAssigned"][0]
+    assigned = next(e for e in journal if type(e).__name__ == "TaskAssigned")
     assert "math" in assigned.reason  # type: ignore[attr-defined]
 
 
@@ -349,7 +380,7 @@ async def test_unexpected_exception_becomes_typed_task_failure() -> None:
         raise KeyError("oops")
 
     result, journal = await run(Plan([Task(id="a", agent="bug")]), Agent(name="bug", function=bug))
-    failed = [e for e in journal if isinstance(e, TaskFailed)][0]
+    failed = next(e for e in journal if isinstance(e, TaskFailed))
     assert failed.error.type == "KeyError"
     assert result.status == "failed"
 
@@ -366,8 +397,15 @@ async def test_output_schema_is_enforced_for_python_agents() -> None:
     async def wrong(call: TaskCall) -> dict[str, str]:
         return {"n": "not a number"}
 
-    plan = Plan([Task(id="a", agent="wrong",
-                      output_schema={"type": "object", "properties": {"n": {"type": "integer"}}})])
+    plan = Plan(
+        [
+            Task(
+                id="a",
+                agent="wrong",
+                output_schema={"type": "object", "properties": {"n": {"type": "integer"}}},
+            )
+        ]
+    )
     result, _ = await run(plan, Agent(name="wrong", function=wrong))
     error = result.tasks["a"]["error"]
     assert error["type"] == "output_invalid"
@@ -380,11 +418,13 @@ def _ready_order(journal: list[AnyEvent]) -> list[str]:
 
 
 async def test_ready_events_follow_dependencies() -> None:
-    plan = Plan([
-        Task(id="a", agent="echo"),
-        Task(id="b", agent="echo", needs=("a",)),
-        Task(id="c", agent="echo", needs=("a", "b")),
-    ])
+    plan = Plan(
+        [
+            Task(id="a", agent="echo"),
+            Task(id="b", agent="echo", needs=("a",)),
+            Task(id="c", agent="echo", needs=("a", "b")),
+        ]
+    )
     _, journal = await run(plan, echo())
     assert _ready_order(journal) == ["a", "b", "c"]
     done = {e.task: e.seq for e in journal if isinstance(e, TaskSucceeded)}
