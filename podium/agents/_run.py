@@ -48,7 +48,7 @@ async def run_function_agent(agent: Agent, call: TaskCall, pool: Executor) -> Ag
     """Call a Python agent: async on the loop, sync on the bounded thread pool."""
     fn = agent.function
     assert fn is not None  # guaranteed by Agent.__post_init__
-    if inspect.iscoroutinefunction(fn):
+    if agent.is_async:
         result = await fn(call)
     else:
         loop = asyncio.get_running_loop()
@@ -56,7 +56,7 @@ async def run_function_agent(agent: Agent, call: TaskCall, pool: Executor) -> Ag
         if inspect.isawaitable(result):
             result = await result
     try:
-        return AgentOutcome(to_json_value(result, f"agent {agent.name!r}"))
+        return AgentOutcome(to_json_value(result, agent.name))
     except ToolError as exc:
         raise TaskError(str(exc), kind="output_not_json", retryable=False) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,8 +83,11 @@ class Agent:
     max_rounds: int = 8
     max_concurrency: int | None = None
     metadata: Mapping[str, JSON] = field(default_factory=dict)
+    is_async: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
+        # decided once: the scheduler asks for every attempt
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.function))
         if (self.model is None) == (self.function is None):
             raise ConfigError(f"agent {self.name!r} needs exactly one of `model` and `function`")
         if self.max_rounds < 1:

@@ -83,29 +83,28 @@ class Blackboard:
         """The latest value of every key."""
         return {k: v[-1].value for k, v in sorted(self._entries.items())}
 
-    def merge(
-        self,
-        key: str,
-        value: JSON,
-        *,
-        task: str,
-        upstream: Collection[str],
-        policy: MergePolicy,
-    ) -> tuple[JSON, int]:
-        """The value and version a write by `task` produces, or `ContextConflict`."""
+    def check(self, key: str, *, task: str, upstream: Collection[str], policy: MergePolicy) -> None:
+        """Raise `ContextConflict` if `task` may not write `key` under the ``error`` policy.
+
+        A write conflicts when the key's latest version came from a task that is neither this
+        one nor upstream of it: the two writers are not ordered by their dependencies.
+        """
+        current = self.latest(key)
+        if policy.mode != "error" or current is None:
+            return
+        if current.task != task and current.task not in upstream:
+            raise ContextConflict(
+                f"task {task!r} and task {current.task!r} both write context key {key!r} "
+                "but neither depends on the other; declare a merge policy for the key "
+                "(last, append or a reducer) or order the tasks with `needs`"
+            )
+
+    def merge(self, key: str, value: JSON, *, policy: MergePolicy) -> tuple[JSON, int]:
+        """The value and version a (checked) write of `value` to `key` produces."""
         current = self.latest(key)
         if current is None:
             return ([value] if policy.mode == "append" else value), 1
         version = current.version + 1
-        ordered = current.task == task or current.task in upstream
-        if policy.mode == "error":
-            if not ordered:
-                raise ContextConflict(
-                    f"task {task!r} and task {current.task!r} both write context key {key!r} "
-                    "but neither depends on the other; declare a merge policy for the key "
-                    "(last, append or a reducer) or order the tasks with `needs`"
-                )
-            return value, version
         if policy.mode == "append":
             base = current.value if isinstance(current.value, list) else [current.value]
             return [*base, value], version

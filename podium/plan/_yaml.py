@@ -204,12 +204,13 @@ def _index(
 def _yaml_error(exc: yaml.MarkedYAMLError, file: str | None) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else None
-    message = f"invalid YAML: {exc.problem or exc.context}"
+    message = "invalid YAML: "
+    if exc.context and exc.problem:  # e.g. "while parsing a flow sequence", "expected ..."
+        started = exc.context_mark
+        message += exc.context + (f" (line {started.line + 1}), " if started else ", ")
+    message += exc.problem or exc.context or "unreadable"
     if mark is not None:
         message += f" (column {mark.column + 1})"
-    if exc.problem and exc.context:
-        started = exc.context_mark
-        message += f", {exc.context}" + (f" at line {started.line + 1}" if started else "")
     if file is None and line is not None:
         message = f"line {line}: {message}"
     return ConfigError(message, file=file, line=line)
@@ -227,7 +228,8 @@ def _line(lines: Mapping[Loc, int], loc: Loc) -> int | None:
 def _where(loc: Loc) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        index = isinstance(part, int) and not isinstance(part, bool)
+        out += f"[{part}]" if index else (f".{part}" if out else str(part))
     return out
 
 
@@ -286,7 +288,7 @@ class _Compiler:
         self.task_locs: dict[str, Loc] = {}
         self.repeats: dict[str, Loc] = {}
         # task id → its fields whose plan problems would only echo a structure problem (None:
-        # all of them); "" stands for the `tasks` section itself
+        # all of them); "*" stands for every task, "" for the `tasks` section itself
         self.quiet: dict[str, set[str] | None] = {}
 
     def add(self, loc: Loc, message: str, *, at: Loc | None = None) -> None:
@@ -317,7 +319,7 @@ class _Compiler:
         plan_problems = validate_plan(
             plan, agents=capabilities, input_names=input_names, locate=locate
         )
-        problems = self.problems + [p for p in plan_problems if not self._repeats(p)]
+        problems = self.problems + [p for p in plan_problems if not self._echoes(p)]
         if problems:
             problems.sort(key=lambda p: (p.line is None, p.line or 0))
             raise PlanValidationError(problems)
@@ -332,15 +334,18 @@ class _Compiler:
             locate=locate,
         )
 
-    def _repeats(self, problem: Problem) -> bool:
+    def _echoes(self, problem: Problem) -> bool:
+        """Whether a plan problem only repeats a structure problem already reported."""
         if problem.where == "tasks":
             return "" in self.quiet
-        for tid, fields in self.quiet.items():
-            prefix = f"tasks.{tid}."
-            if problem.where.startswith(prefix) and (
-                fields is None or problem.where.removeprefix(prefix) in fields
-            ):
-                return True
+        if not problem.where.startswith("tasks."):
+            return False
+        tid, _, field = problem.where.removeprefix("tasks.").rpartition(".")
+        for key in (tid, "*"):
+            if key in self.quiet:
+                fields = self.quiet[key]
+                if fields is None or field in fields:
+                    return True
         return False
 
     # -- helpers
@@ -395,7 +400,10 @@ class _Compiler:
         elif kind == "missing":
             self.add(where[:-1], f"missing required key {err['loc'][-1]!r}")
         elif kind == "literal_error":
-            self.add(where, f"{value!r} is not one of {err['ctx']['expected']}")
+            expected = err["ctx"]["expected"]
+            close = difflib.get_close_matches(str(value), re.findall(r"'([^']*)'", expected), 1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.add(where, f"{value!r} is not one of {expected}{hint}")
         else:
             message = re.sub(r"^Input should", "should", err["msg"])
             self.add(where, f"{message}, got {_kind(value)} {value!r}")
@@ -431,7 +439,11 @@ class _Compiler:
         for part in attr.split("."):
             target = getattr(target, part, None)
             if target is None:
-                public = [n for n in dir(module) if not n.startswith("_")]
+                public = [
+                    n
+                    for n, v in vars(module).items()
+                    if not n.startswith("_") and getattr(v, "__module__", None) == module_name
+                ]
                 self.add(
                     loc,
                     f"cannot import {attr!r} from module {module_name!r}{_suggest(attr, public)}",
@@ -508,7 +520,10 @@ class _Compiler:
         """The agents, and every declared agent's capabilities (for plan validation)."""
         agents: list[Agent] = []
         capabilities: dict[str, tuple[str, ...]] = {}
-        for name, body in self.entries(raw, ("agents",), "agent names to agents") or ():
+        entries = self.entries(raw, ("agents",), "agent names to agents")
+        if entries is None:
+            self.quiet["*"] = {"agent", "capability"}
+        for name, body in entries or ():
             m = self.model(_AgentBody, body, ("agents", name))
             if m is None:
                 caps = body.get("capabilities") if isinstance(body, dict) else None
@@ -607,7 +622,7 @@ class _Compiler:
     def _task(self, loc: Loc, body: JSON, key: str | None) -> Task | None:
         m, bad = self.checked(_TaskBody, body, loc)
         if m is None or (key is None and m.id is None):
-            if m is not None:
+            if m is not None and "id" not in bad:
                 self.add(loc, "missing required key 'id'")
             return None
         tid = key if key is not None else m.id or ""

@@ -383,30 +383,30 @@ class RunDriver:
         """Journal the context writes and the success; an error if a write conflicts."""
         tid = result.attempt.task.id
         agent = result.attempt.agent
-        writes = []
-        try:
+        if result.writes:
+            upstream = self._ancestors(tid)
+            policies = self.runner.context_policy
+            try:  # check every key first: a conflicting attempt commits nothing
+                for key in {w.key for w in result.writes}:
+                    self.state.board.check(
+                        key, task=tid, upstream=upstream, policy=policies.for_key(key)
+                    )
+            except TaskError as exc:
+                return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
             for w in result.writes:
                 value, version = self.state.board.merge(
-                    w.key,
-                    w.value,
-                    task=tid,
-                    upstream=self._ancestors(tid),
-                    policy=self.runner.context_policy.for_key(w.key),
+                    w.key, w.value, policy=policies.for_key(w.key)
                 )
-                writes.append((w, value, version))
-        except TaskError as exc:
-            return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
-        for w, value, version in writes:
-            self.emit(
-                ContextWritten,
-                task=tid,
-                key=w.key,
-                value=value,
-                version=version,
-                agent=agent,
-                sources=list(w.sources),
-                confidence=w.confidence,
-            )
+                self.emit(
+                    ContextWritten,
+                    task=tid,
+                    key=w.key,
+                    value=value,
+                    version=version,
+                    agent=agent,
+                    sources=list(w.sources),
+                    confidence=w.confidence,
+                )
         self.emit(
             TaskSucceeded,
             task=tid,

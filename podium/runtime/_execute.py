@@ -30,7 +30,7 @@ JSON = Any
 EmitNow = Callable[..., Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
     """One attempt of one task on one agent."""
 
@@ -41,7 +41,7 @@ class Attempt:
     previous_error: ErrorInfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttemptResult:
     """What an attempt produced: an output and context writes, or an error."""
 

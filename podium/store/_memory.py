@@ -10,12 +10,24 @@ from podium.exceptions import JournalConflict, RunNotFound
 from podium.store._protocol import RunInfo, status_after
 
 
+class _Row:
+    """The run index entry, updated in place on every append."""
+
+    __slots__ = ("created_at", "name", "status", "updated_at")
+
+    def __init__(self, name: str, created_at: float) -> None:
+        self.name = name
+        self.status = "running"
+        self.created_at = created_at
+        self.updated_at = created_at
+
+
 class MemoryStore:
     """Keeps journals in process memory. Events are kept as objects, never encoded."""
 
     def __init__(self) -> None:
         self._journals: dict[str, list[AnyEvent]] = {}
-        self._runs: dict[str, RunInfo] = {}
+        self._runs: dict[str, _Row] = {}
 
     async def open(self) -> None:
         return None
@@ -27,14 +39,7 @@ class MemoryStore:
         if run_id in self._journals:
             return False
         self._journals[run_id] = [submitted]
-        self._runs[run_id] = RunInfo(
-            run_id=run_id,
-            status="running",
-            created_at=submitted.ts,
-            updated_at=submitted.ts,
-            name=name,
-            events=1,
-        )
+        self._runs[run_id] = _Row(name, submitted.ts)
         return True
 
     async def append(self, run_id: str, events: Sequence[Event]) -> None:
@@ -50,16 +55,9 @@ class MemoryStore:
                 )
             expected = ev.seq + 1
         journal.extend(events)  # type: ignore[arg-type]
-        info = self._runs[run_id]
-        status = status_after(events)
-        self._runs[run_id] = RunInfo(
-            run_id=run_id,
-            status=status or info.status,
-            created_at=info.created_at,
-            updated_at=time.time(),
-            name=info.name,
-            events=len(journal),
-        )
+        row = self._runs[run_id]
+        row.status = status_after(events) or row.status
+        row.updated_at = time.time()
 
     async def load(self, run_id: str, *, after_seq: int = -1) -> list[AnyEvent]:
         journal = self._journals.get(run_id)
@@ -69,9 +67,20 @@ class MemoryStore:
             return list(journal)
         return [ev for ev in journal if ev.seq > after_seq]
 
+    def _info(self, run_id: str, row: _Row) -> RunInfo:
+        return RunInfo(
+            run_id=run_id,
+            status=row.status,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            name=row.name,
+            events=len(self._journals[run_id]),
+        )
+
     async def get_run(self, run_id: str) -> RunInfo | None:
-        return self._runs.get(run_id)
+        row = self._runs.get(run_id)
+        return None if row is None else self._info(run_id, row)
 
     async def list_runs(self, *, limit: int = 100) -> list[RunInfo]:
-        runs = sorted(self._runs.values(), key=lambda r: r.created_at, reverse=True)
-        return runs[:limit]
+        runs = sorted(self._runs.items(), key=lambda r: r[1].created_at, reverse=True)
+        return [self._info(run_id, row) for run_id, row in runs[:limit]]

@@ -122,7 +122,7 @@ class Tool:
             raise
         except Exception as exc:
             raise ToolError(f"tool {self.name!r} failed: {type(exc).__name__}: {exc}") from exc
-        return to_json_value(result, f"tool {self.name!r}")
+        return to_json_value(result, self.name)
 
 
 def _encode_extra(value: Any) -> Any:
@@ -138,7 +138,7 @@ def to_json_value(value: Any, what: str) -> JSON:
     try:
         return msgspec.to_builtins(value, enc_hook=_encode_extra, str_keys=True)
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        raise ToolError(f"{what} returned a value that is not JSON-serialisable: {exc}") from None
+        raise ToolError(f"{what!r} returned a value that is not JSON-serialisable: {exc}") from None
 
 
 def result_text(value: JSON) -> str:

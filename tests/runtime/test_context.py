@@ -135,3 +135,17 @@ async def test_context_values_must_be_json() -> None:
         )
     )
     assert result.tasks["a"]["error"]["type"] == "context_value"
+
+
+async def test_two_writes_of_one_key_in_one_task_are_two_versions() -> None:
+    async def twice(call: TaskCall) -> None:
+        call.context.write("k", 1)
+        call.context.write("k", 2)
+        assert call.context.get("k") == 2  # a task reads its own pending write
+
+    plan = Plan([Task(id="a", agent="twice")])
+    result, state = await run(
+        Workflow(name="ctx", plan=plan, agents=[Agent(name="twice", function=twice)])
+    )
+    assert result.status == "succeeded"
+    assert [(e.value, e.version) for e in state.board.history("k")] == [(1, 1), (2, 2)]

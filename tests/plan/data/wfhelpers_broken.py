@@ -1,0 +1,3 @@
+"""A module whose import fails, for the "importing module … failed" message."""
+
+raise RuntimeError("boom at import")
