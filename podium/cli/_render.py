@@ -1,0 +1,227 @@
+"""Rich renderables and JSON for the commands: task tables, results, runs, timelines."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+from rich.console import Group, RenderableType
+from rich.json import JSON as RichJSON
+from rich.table import Table
+from rich.text import Text
+
+from podium.events import AnyEvent, Usage
+from podium.runtime import RunResult, RunState, TaskState
+from podium.store import RunInfo
+
+JSON = Any
+
+STYLES = {
+    "succeeded": "green",
+    "failed": "red",
+    "partially_succeeded": "yellow",
+    "cancelled": "magenta",
+    "running": "cyan",
+    "waiting": "cyan",
+    "ready": "blue",
+    "pending": "dim",
+    "skipped": "dim",
+}
+
+
+def dump_json(value: JSON) -> str:
+    """Indented JSON as the commands print it with ``--json`` (values rendered as the journal)."""
+    return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
+
+
+def status_text(status: str) -> Text:
+    return Text(status.replace("_", " "), style=STYLES.get(status, ""))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def tokens(usage: Usage) -> str:
+    total = usage.input_tokens + usage.output_tokens
+    return f"{total:,}" if total else "-"
+
+
+def ordered_tasks(state: RunState) -> list[TaskState]:
+    """Tasks in plan order, the sub-tasks of a mapped task right under it."""
+    children: dict[str, list[TaskState]] = {}
+    top: list[TaskState] = []
+    for ts in state.tasks.values():
+        parent = ts.task.parent
+        if parent is not None and parent in state.tasks:
+            children.setdefault(parent, []).append(ts)
+        else:
+            top.append(ts)
+    ordered: list[TaskState] = []
+    for ts in top:
+        ordered.append(ts)
+        ordered.extend(sorted(children.get(ts.task.id, ()), key=lambda c: c.task.index or 0))
+    return ordered
+
+
+def task_table(state: RunState, *, now: float | None = None) -> Table:
+    """One row per task: state, agent, attempts, elapsed, tokens."""
+    now = time.time() if now is None else now
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("task")
+    table.add_column("state")
+    table.add_column("agent")
+    table.add_column("attempts", justify="right")
+    table.add_column("elapsed", justify="right")
+    table.add_column("tokens", justify="right")
+    for ts in ordered_tasks(state):
+        name = f"  └ {ts.task.id}" if ts.task.parent is not None else ts.task.id
+        elapsed = None
+        if ts.started_ts is not None:
+            end = ts.ended_ts if ts.ended_ts is not None else now
+            elapsed = max(0.0, end - ts.started_ts)
+        table.add_row(
+            name,
+            status_text(ts.status),
+            ts.agent or "-",
+            str(ts.attempts or "-"),
+            duration(elapsed),
+            tokens(ts.usage),
+        )
+    return table
+
+
+def summary_line(result: RunResult) -> Text:
+    """``3 tasks · 1.20s · 1,234 tokens (1,000 in, 234 out) · $0.0012``."""
+    usage = result.usage
+    total = usage.input_tokens + usage.output_tokens
+    parts = [
+        f"{len(result.tasks)} task{'s' if len(result.tasks) != 1 else ''}",
+        duration(result.elapsed_s),
+        f"{total:,} tokens ({usage.input_tokens:,} in, {usage.output_tokens:,} out)",
+        f"${usage.cost_usd:.4f}",
+    ]
+    return Text(" · ".join(parts), style="dim")
+
+
+def output_renderable(output: JSON) -> RenderableType:
+    if isinstance(output, str):
+        return Text(output)
+    return RichJSON(dump_json(output))
+
+
+def error_text(error: dict[str, JSON]) -> str:
+    """``type: message``, without repeating a type the message already starts with."""
+    kind, message = str(error.get("type", "error")), str(error.get("message", ""))
+    return message if message.startswith(kind) else f"{kind}: {message}"
+
+
+def result_renderable(result: RunResult) -> RenderableType:
+    """The end of `podium run`: status and why, the output, the summary line."""
+    head = Text.assemble("run ", (result.run_id, "bold"), " ", status_text(result.status))
+    parts: list[RenderableType] = [head]
+    why = ": ".join(p for p in (result.reason, result.message) if p)
+    if why and result.status != "succeeded":
+        parts.append(Text(why, style=STYLES.get(result.status, "")))
+    for tid, task in result.tasks.items():
+        error = task.get("error")
+        if task.get("status") == "failed" and isinstance(error, dict):
+            parts.append(Text(f"  {tid}: {error_text(error)}", style="red"))
+    if result.output is not None:
+        parts += [Text("output:", style="bold"), output_renderable(result.output)]
+    parts.append(summary_line(result))
+    return Group(*parts)
+
+
+def runs_table(runs: Sequence[RunInfo]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("run", "name", "status", "created", "events"):
+        table.add_column(column, justify="right" if column == "events" else "left")
+    for info in runs:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
+        table.add_row(info.run_id, info.name, status_text(info.status), created, str(info.events))
+    return table
+
+
+def timeline_table(events: Iterable[AnyEvent]) -> Table:
+    """seq, offset from submission, kind, task, agent, short details."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("seq", justify="right")
+    table.add_column("time", justify="right")
+    table.add_column("kind")
+    table.add_column("task")
+    table.add_column("agent")
+    table.add_column("details", overflow="fold")
+    start: float | None = None
+    for ev in events:
+        start = ev.ts if start is None else start
+        data = msgspec.to_builtins(ev)
+        table.add_row(
+            str(ev.seq),
+            f"+{ev.ts - start:.3f}s",
+            event_kind(ev),
+            str(data.get("task", "")),
+            str(data.get("agent") or ""),
+            details(ev),
+        )
+    return table
+
+
+def event_kind(event: AnyEvent) -> str:
+    return str(type(event).__struct_config__.tag)
+
+
+def short(value: JSON, width: int = 60) -> str:
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(msgspec.to_builtins(value), ensure_ascii=False)
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
+    "RunSubmitted": ("inputs",),
+    "TaskAssigned": ("reason",),
+    "TaskStarted": ("attempt",),
+    "ContextWritten": ("key", "version", "value"),
+    "TaskSucceeded": ("output",),
+    "TaskRetrying": ("attempt", "delay_s", "reason"),
+    "TaskSkipped": ("reason",),
+    "RunSucceeded": ("output",),
+    "RunPartiallySucceeded": ("missing", "reason"),
+    "RunFailed": ("reason", "message"),
+    "RunCancelled": ("reason",),
+}
+
+
+def details(event: AnyEvent) -> str:
+    data = msgspec.to_builtins(event)
+    kind = event_kind(event)
+    if kind == "PlanAccepted":
+        return f"{len(data['tasks'])} tasks"
+    if kind == "PlanExtended":
+        return f"{len(data['tasks'])} sub-tasks of {data['parent']}"
+    if kind == "ModelCalled":
+        return (
+            f"{data['model']} {data.get('input_tokens', 0)}+{data.get('output_tokens', 0)} "
+            f"tokens {data.get('latency_s', 0.0):.2f}s"
+        )
+    if kind == "ToolCalled":
+        outcome = f"error: {data['error']}" if data.get("error") else short(data.get("result"))
+        return f"{data['tool']}({short(data.get('arguments', {}), 30)}) → {outcome}"
+    if kind == "TaskFailed":
+        error = data["error"]
+        final = "" if data.get("final", True) else " (will retry)"
+        return short(error_text(error)) + final
+    values = ((f, getattr(event, f, None)) for f in _DETAIL_FIELDS.get(kind, ()))
+    return " ".join(f"{f}={short(v)}" for f, v in values if v not in (None, "", [], {}))

@@ -1,0 +1,139 @@
+"""Driving one run from the command line: the live view, Ctrl-C, the final state."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from podium.cli._inputs import add_import_paths
+from podium.cli._live import RunView, show_live
+from podium.events import AnyEvent
+from podium.plan import Workflow
+from podium.runtime import Limits, Orchestrator, RunResult, RunState, new_run_id
+from podium.store import RunInfo, open_store
+
+JSON = Any
+Start = Callable[[Orchestrator, Callable[[AnyEvent], Awaitable[None]]], Awaitable[RunResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run the CLI drove ended: its result, its final state, whether Ctrl-C stopped it."""
+
+    result: RunResult
+    state: RunState
+    interrupted: bool
+
+
+class _Interrupt:
+    """First Ctrl-C: cancel the run cleanly (it ends with `RunCancelled`). Second: the default."""
+
+    def __init__(self, orch: Orchestrator, run_id: str) -> None:
+        self.orch = orch
+        self.run_id = run_id
+        self.requested = False
+        self.delivered = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self.request)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            return
+        self._loop = loop
+
+    def uninstall(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGINT)
+            self._loop = None
+
+    def request(self) -> None:
+        self.requested = True
+        self.uninstall()  # a second Ctrl-C interrupts at once
+        self.deliver()
+
+    def deliver(self) -> None:
+        """Cancel the run once its driver exists (it may not yet, right after submission)."""
+        if self.requested and not self.delivered:
+            self.delivered = self.orch.cancel(self.run_id, "cancelled from the command line")
+
+
+async def _drive(orch: Orchestrator, run_id: str, start: Start, console: Console | None) -> Outcome:
+    view = RunView(run_id, lambda seq: orch.store.load(run_id, after_seq=seq))
+    interrupt = _Interrupt(orch, run_id)
+
+    async def on_event(event: AnyEvent) -> None:
+        interrupt.deliver()
+        await view.on_event(event)
+
+    interrupt.install()
+    try:
+        work = start(orch, on_event)
+        result = await (work if console is None else show_live(work, view, console))
+    finally:
+        interrupt.uninstall()
+    state = await orch.state(run_id)
+    return Outcome(result=result, state=state, interrupted=interrupt.requested)
+
+
+async def run_workflow(
+    workflow: Workflow,
+    *,
+    inputs: Mapping[str, JSON],
+    store: str | None,
+    run_id: str | None,
+    limits: Limits,
+    console: Console | None,
+) -> Outcome:
+    """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view."""
+    run_id = run_id or new_run_id()
+
+    def start(
+        orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
+    ) -> Awaitable[RunResult]:
+        return orch.run(workflow, inputs=inputs, run_id=run_id, on_event=on_event)
+
+    async with Orchestrator(store=store, limits=limits) as orch:
+        return await _drive(orch, run_id, start, console)
+
+
+async def resume_run(run_id: str, *, store: str | None, console: Console | None) -> Outcome:
+    """Continue a run from its journal, recompiling the workflow file it recorded."""
+    async with Orchestrator(store=store) as orch:
+        recorded = await orch.state(run_id)  # raises RunNotFound for an unknown id
+        if recorded.submitted is not None:
+            add_import_paths(recorded.submitted.workflow.get("path"))
+
+        def start(
+            orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
+        ) -> Awaitable[RunResult]:
+            return orch.resume(run_id, on_event=on_event)
+
+        return await _drive(orch, run_id, start, console)
+
+
+async def load_run(run_id: str, *, store: str | None) -> tuple[RunState, list[AnyEvent]]:
+    """A run's journal and its fold (for `podium show`); `RunNotFound` for an unknown id."""
+    st = open_store(store)
+    await st.open()
+    try:
+        events = await st.load(run_id)
+    finally:
+        await st.close()
+    return RunState.from_events(run_id, events), events
+
+
+async def list_runs(*, store: str | None, limit: int) -> list[RunInfo]:
+    """The most recent runs of a store (for `podium runs`)."""
+    st = open_store(store)
+    await st.open()
+    try:
+        return await st.list_runs(limit=limit)
+    finally:
+        await st.close()
