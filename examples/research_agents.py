@@ -138,4 +138,11 @@ def assemble_report(call: TaskCall) -> str:
             statement = f'"{first_sentence(source["text"])}"'
         lines.append(f"- {statement} [{n}]")
         refs.append(f"[{n}] {source['title']}, {source['id']}")
-    return "\n".join([*lines, "", "Sources:", *refs])
+    claims = call.task_outputs["review"]["claims"]
+    rejected = sum(not v["verified"] for v in claims)
+    check = (
+        f"Review: {len(claims) - rejected} of {len(claims)} drafted claims are grounded in "
+        "their sources"
+        + (f"; {rejected} were not and are quoted from the source instead." if rejected else ".")
+    )
+    return "\n".join([*lines, "", "Sources:", *refs, "", check])

@@ -6,6 +6,7 @@ object, which the orchestrator runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from podium.plan._task import Plan
 if TYPE_CHECKING:
     from podium.agents import Agent
     from podium.plan._validate import Locate
+    from podium.policy import Policy
 
 JSON = Any
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object", "any")
@@ -76,6 +78,7 @@ class Workflow:
         source_path, source_text: the file it was compiled from, kept in the journal so a run
             can be resumed by another process.
         locate: maps (task id, field) to (file, line) for messages.
+        policy: which actions wait for approval (``None``: the orchestrator's policy).
     """
 
     name: str
@@ -86,6 +89,8 @@ class Workflow:
     source_path: str | None = None
     source_text: str | None = None
     locate: Locate | None = None
+    policy: Policy | None = None
+    model: str | None = None
 
     def input_names(self) -> list[str] | None:
         return None if self.inputs is None else [i.name for i in self.inputs]
@@ -116,6 +121,16 @@ class Workflow:
             raise ConfigError(f"workflow {self.name!r} needs input(s) {missing}: pass {flags}")
         return bound
 
+    def with_model(self, model: str) -> Workflow:
+        """The same workflow with every model-driven agent on `model` (``provider:name``).
+
+        This is how one flag (``podium run --model openai:gpt-4o-mini``) points a workflow
+        written for the local model at a hosted one.
+        """
+        agents = [a if a.model is None else dataclasses.replace(a, model=model)
+                  for a in self.agents]
+        return dataclasses.replace(self, agents=agents, model=model)
+
     def source(self) -> dict[str, JSON]:
         """What `RunSubmitted.workflow` records."""
         out: dict[str, JSON] = {"name": self.name}
@@ -123,4 +138,6 @@ class Workflow:
             out["path"] = self.source_path
         if self.source_text is not None:
             out["text"] = self.source_text
+        if self.model is not None:
+            out["model"] = self.model
         return out

@@ -1,0 +1,80 @@
+"""The README's main job: examples/research_report.yaml, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent.parent
+EXAMPLE = ROOT / "examples" / "research_report.yaml"
+PODIUM = str(Path(sys.executable).parent / "podium")
+
+
+def run_example(tmp_path: Path, *extra: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [
+            PODIUM,
+            "run",
+            str(EXAMPLE),
+            "--store",
+            f"sqlite:///{tmp_path / 'p.db'}",
+            "--json",
+            "--input",
+            "question=What causes spring tides?",
+            *extra,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PODIUM_ALLOW_MODEL_REQUESTS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout)
+    return result
+
+
+def check_report(result: dict[str, object]) -> str:
+    assert result["status"] == "succeeded"
+    report = str(result["output"])
+    tasks = result["tasks"]
+    assert isinstance(tasks, dict)
+    retrieved = {p["id"] for p in tasks["retrieve"]["output"]}
+    assert any(pid.startswith("tides#") for pid in retrieved)
+    cited = re.findall(r"^\[(\d)\] Tides, (tides#\d)$", report, flags=re.M)
+    assert cited, report
+    assert {pid for _, pid in cited} <= retrieved
+    bullets = re.findall(r"^- .+ \[(\d)\]$", report, flags=re.M)
+    assert bullets == [n for n, _ in cited]  # every statement cites a retrieved source
+    claims = tasks["review"]["output"]["claims"]
+    assert len(claims) == len(retrieved)
+    return report
+
+
+@pytest.mark.slow
+def test_main_job_on_the_test_model_quotes_ungrounded_drafts(tmp_path: Path) -> None:
+    result = run_example(tmp_path, "--model", "test")
+    report = check_report(result)
+    assert "0 of 3 drafted claims are grounded" in report  # "aaaa…" drafts are not grounded
+    assert result["usage"]["input_tokens"] > 0  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_main_job_on_the_local_model(tmp_path: Path) -> None:
+    result = run_example(tmp_path)
+    check_report(result)
+    usage = result["usage"]
+    assert isinstance(usage, dict)
+    assert usage["input_tokens"] > 0
+    assert usage["output_tokens"] > 0
+    assert usage["cost_usd"] == 0.0
+    drafts = [t for tid, t in result["tasks"].items() if tid.startswith("draft[")]  # type: ignore[union-attr]
+    assert len(drafts) == 3
+    assert all(isinstance(d["output"]["claim"], str) for d in drafts)
