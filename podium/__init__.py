@@ -17,7 +17,9 @@ from podium.exceptions import (
     ToolError,
 )
 from podium.models import Model
-from podium.plan import InputSpec, Plan, Task, Workflow, load_workflow
+from podium.plan import InputSpec, Plan, Planner, Task, Workflow, load_workflow
+from podium.policy import Approval, Policy
+from podium.reliability import Budget
 from podium.runtime import Limits, Orchestrator, RunResult
 from podium.store import Store, open_store
 from podium.tools import Tool, ToolContext, tool
@@ -26,6 +28,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "Approval",
+    "Budget",
     "ConfigError",
     "ContextPolicy",
     "ContextView",
@@ -36,7 +40,9 @@ __all__ = [
     "Orchestrator",
     "Plan",
     "PlanValidationError",
+    "Planner",
     "PodiumError",
+    "Policy",
     "RunError",
     "RunResult",
     "Store",

@@ -42,6 +42,8 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     message: str
     retryable: bool = False
     raw_output: JSON = None
+    retry_after_s: float | None = None
+    """How long the failing party (a provider's ``Retry-After``) asked us to wait."""
 
 
 class Usage(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -72,7 +74,11 @@ class RunSubmitted(Event, frozen=True, kw_only=True):
 
 
 class PlanAccepted(Event, frozen=True, kw_only=True):
-    """The validated plan the run executes (`tasks` in the serialised form of `Plan.to_data`)."""
+    """The validated plan the run executes (`tasks` in the serialised form of `Plan.to_data`).
+
+    `source` says where it came from: ``workflow`` (a file or Python), or for a goal ``planner``
+    (the model's first proposal), ``repair`` (a later round) or ``fallback``.
+    """
 
     tasks: list[dict[str, JSON]]
     output: JSON = None
@@ -128,6 +134,30 @@ class ToolCalled(TaskEvent, frozen=True, kw_only=True):
     result: JSON = None
     error: str | None = None
     latency_s: float = 0.0
+    result_chars: int | None = None
+    """Set when the result was too long: its full length as text (`result` is then the clipped
+    text the model saw)."""
+    result_sha256: str | None = None
+    """Set with `result_chars`: the SHA-256 of the full result text."""
+    idempotency_key: str = ""
+    """The call's stable key (see `podium.tools.ToolContext`)."""
+    replayed: bool = False
+    """The same side-effecting call had completed in an earlier attempt of the task: its
+    recorded result was returned and the tool was not called again."""
+
+
+class Handoff(TaskEvent, frozen=True, kw_only=True):
+    """A model-driven agent handed the task over to another agent, which goes on with it.
+
+    The model and tool calls after it (up to the next handoff) are `to_agent`'s; `note` is what
+    `from_agent` told it. The agent that finishes the task is `TaskSucceeded.agent`.
+    """
+
+    from_agent: str
+    to_agent: str
+    reason: str = ""
+    note: str = ""
+    attempt: int = 1
 
 
 class ContextWritten(TaskEvent, frozen=True, kw_only=True):
@@ -148,6 +178,9 @@ class TaskSucceeded(TaskEvent, frozen=True, kw_only=True):
     attempt: int = 1
     output: JSON = None
     usage: Usage | None = None
+    reused_from: str | None = None
+    """The task whose output this one took instead of calling an agent: an identical task
+    answered earlier in the run, or the replacement of a re-planned task."""
 
 
 class TaskFailed(TaskEvent, frozen=True, kw_only=True):
@@ -181,17 +214,20 @@ class RunSucceeded(Event, frozen=True, kw_only=True):
 
 
 class RunPartiallySucceeded(Event, frozen=True, kw_only=True):
-    """The run finished without some optional tasks; `missing` names them."""
+    """The run finished without some optional tasks; `missing` names them, `errors` says why."""
 
     output: JSON = None
     missing: list[str] = []
     reason: str = ""
+    errors: dict[str, ErrorInfo] = {}
 
 
 class RunFailed(Event, frozen=True, kw_only=True):
     """The run cannot finish.
 
-    `reason` is a stable word: error, timeout, budget, loop, stall or policy.
+    `reason` is a stable word: error, timeout, budget, loop, stall, policy, plan (no valid plan
+    for the goal), limit (the plan grew past `Limits.max_tasks`) or breaker (a circuit breaker
+    whose policy is to fail opened).
     """
 
     reason: str
@@ -205,6 +241,133 @@ class RunCancelled(Event, frozen=True, kw_only=True):
     reason: str = "cancelled"
 
 
+class PlanProposed(Event, frozen=True, kw_only=True):
+    """A planner model proposed a plan (or a direct answer), and what was wrong with it.
+
+    `attempt` is 1 for the first proposal and counts the repair rounds after it; `purpose` is
+    ``plan`` for the goal, ``replan`` for the failed task `task`. `plan` is the decoded answer
+    (``None`` when it was not JSON, then `raw` keeps the text); `problems` is empty when the
+    proposal was accepted.
+    """
+
+    attempt: int
+    plan: JSON = None
+    raw: str = ""
+    problems: list[str] = []
+    purpose: str = "plan"
+    task: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+
+
+class PlanFallback(Event, frozen=True, kw_only=True):
+    """No proposal was valid: a fallback plan is used (`fallback`: ``workflow`` or ``agent``)."""
+
+    reason: str
+    fallback: str = ""
+    purpose: str = "plan"
+    task: str = ""
+
+
+class PlanRevised(Event, frozen=True, kw_only=True):
+    """A task that failed for good is replaced by a new, validated branch.
+
+    `replaced` names the failed task; `tasks` are the new ones (in the form of `Plan.to_data`);
+    the output of `output_task` (default: the last new task) becomes the failed task's output,
+    so what depends on it runs as planned. Outputs that already succeeded are kept.
+    """
+
+    replaced: list[str]
+    tasks: list[dict[str, JSON]]
+    output_task: str = ""
+    source: str = "planner"
+
+
+class BreakerOpened(Event, frozen=True, kw_only=True):
+    """A circuit breaker opened: calls to `name` (an agent, or a model provider) fail fast.
+
+    `failure_rate` of the last `calls` calls in the breaker's window failed; it lets a probe
+    through after `cooldown_s`. `action` is what the run does about it: ``reroute`` (to backup
+    agents), ``fail`` or ``pause``. `task` is the task whose attempt tipped it over.
+    """
+
+    scope: str
+    name: str
+    failure_rate: float
+    calls: int
+    cooldown_s: float
+    action: str = "reroute"
+    task: str = ""
+
+
+class OutputRejected(TaskEvent, frozen=True, kw_only=True):
+    """A model's answer was unusable (not JSON, wrong schema, empty, cut off).
+
+    `error.raw_output` keeps what the model said; `repair` says whether the model is asked once
+    more in the same attempt (else the attempt fails with `error`).
+    """
+
+    agent: str
+    attempt: int = 1
+    error: ErrorInfo
+    repair: bool = False
+
+
+class ApprovalRequested(TaskEvent, frozen=True, kw_only=True):
+    """An action waits for a human's decision; the task waits with it.
+
+    `action` is ``task`` (the task is about to run: `instruction` is what it will be told),
+    ``tool`` (a call of `tool` with `arguments`) or ``result`` (a result to commit: `result`
+    holds it). The decision binds to `action_hash`, a SHA-256 of the canonical JSON of the tool
+    name and arguments, or of the task id and instruction, or of the result. Undecided at
+    `expires_at`, the request counts as rejected with reason ``expired``.
+    """
+
+    action: str
+    action_hash: str
+    reason: str = ""
+    tool: str | None = None
+    arguments: dict[str, JSON] = {}
+    instruction: str | None = None
+    result: JSON = None
+    agent: str | None = None
+    attempt: int = 0
+    expires_at: float | None = None
+
+
+class ApprovalGranted(TaskEvent, frozen=True, kw_only=True):
+    """Someone (`by`) approved the action whose hash is `action_hash`."""
+
+    action_hash: str
+    by: str
+    comment: str | None = None
+
+
+class ApprovalRejected(TaskEvent, frozen=True, kw_only=True):
+    """The action was rejected by `by`, or (`reason` ``expired``) nobody decided in time."""
+
+    action_hash: str
+    by: str
+    comment: str | None = None
+    reason: str = "rejected"
+
+
+class RunWaiting(Event, frozen=True, kw_only=True):
+    """The run parked: nothing can proceed until approvals for `tasks` are decided.
+
+    No process holds it; an approval or a rejection resumes it from the journal.
+    """
+
+    tasks: list[str] = []
+    message: str = ""
+
+
+class RunResumed(Event, frozen=True, kw_only=True):
+    """A waiting run continues."""
+
+
 AnyEvent = (
     RunSubmitted
     | PlanAccepted
@@ -214,6 +377,7 @@ AnyEvent = (
     | TaskStarted
     | ModelCalled
     | ToolCalled
+    | Handoff
     | ContextWritten
     | TaskSucceeded
     | TaskFailed
@@ -223,6 +387,16 @@ AnyEvent = (
     | RunPartiallySucceeded
     | RunFailed
     | RunCancelled
+    | PlanProposed
+    | PlanFallback
+    | PlanRevised
+    | BreakerOpened
+    | OutputRejected
+    | ApprovalRequested
+    | ApprovalGranted
+    | ApprovalRejected
+    | RunWaiting
+    | RunResumed
 )
 
 TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
@@ -266,18 +440,29 @@ __all__ = [
     "SCHEMA_VERSION",
     "TERMINAL_EVENTS",
     "AnyEvent",
+    "ApprovalGranted",
+    "ApprovalRejected",
+    "ApprovalRequested",
+    "BreakerOpened",
     "ContextWritten",
     "ErrorInfo",
     "Event",
+    "Handoff",
     "ModelCalled",
+    "OutputRejected",
     "PlanAccepted",
     "PlanExtended",
+    "PlanFallback",
+    "PlanProposed",
+    "PlanRevised",
     "RunCancelled",
     "RunFailed",
     "RunPartiallySucceeded",
+    "RunResumed",
     "RunStatus",
     "RunSubmitted",
     "RunSucceeded",
+    "RunWaiting",
     "TaskAssigned",
     "TaskEvent",
     "TaskFailed",

@@ -7,15 +7,30 @@ PodiumError
 ├── RunError                a failure while running
 │   ├── TaskError             one task failed (carries a typed ErrorInfo)
 │   ├── ToolError             a tool call failed; fed back to the model, not fatal by itself
-│   ├── ModelError            a model answered something unusable
-│   ├── OutputValidationError an output did not match its schema
+│   ├── ModelError            a model call failed or answered something unusable
+│   │   ├── ProviderError         a provider call failed (`provider`, `retryable`)
+│   │   │   ├── AuthenticationError  the key is missing, wrong or not allowed the model
+│   │   │   ├── RateLimited          slow down (`retry_after_s` when the provider said)
+│   │   │   ├── ProviderTimeout      no answer in time
+│   │   │   ├── ContextTooLong       the request does not fit the model's context window
+│   │   │   ├── InvalidResponse      an answer that is not a usable completion
+│   │   │   └── ProviderUnavailable  could not connect; the provider is down or overloaded
+│   │   ├── ModelRequestsRefused  real model requests are turned off (tests)
+│   │   └── CassetteDivergence    a replayed request differs from the recorded one
+│   ├── OutputValidationError an output did not match its schema (or was empty, or cut off)
+│   ├── BudgetExceeded        a token, dollar, time or step budget would be exceeded
+│   ├── LoopDetected          an agent repeats itself, or the run takes too many steps
+│   ├── StallDetected         the run goes on without producing anything new
+│   ├── CircuitOpen           a circuit breaker is open: calls fail fast for a while
 │   ├── ContextConflict       two unordered tasks wrote one key under the "error" merge policy
+│   ├── ApprovalDenied        a person rejected an action, or its approval request expired
 │   └── RunNotFound           no run with that id in the store
 └── StoreError              the journal could not be read or written
     └── JournalConflict       another writer appended to the same run first
 ```
 
-Control signals (cancellation, approval waits) are not errors.
+The `ModelError` subclasses live in `podium.models` (raised where the providers' SDK errors
+are translated). Control signals (cancellation, approval waits) are not errors.
 """
 
 from __future__ import annotations
@@ -93,9 +108,52 @@ class ModelError(RunError):
 class OutputValidationError(TaskError):
     """A task's output did not match its output schema."""
 
-    def __init__(self, message: str, *, raw_output: object = None) -> None:
+    def __init__(
+        self, message: str, *, raw_output: object = None, kind: str = "output_invalid"
+    ) -> None:
         self.raw_output = raw_output
-        super().__init__(message, kind="output_invalid", retryable=True)
+        super().__init__(message, kind=kind, retryable=True)
+
+
+class BudgetExceeded(TaskError):
+    """A budget would be exceeded; the run stops with reason ``budget``.
+
+    `budget` names it, e.g. ``run tokens`` or ``task 'draft' usd``.
+    """
+
+    def __init__(self, message: str, *, budget: str) -> None:
+        self.budget = budget
+        super().__init__(message, kind="budget", retryable=False)
+
+
+class LoopDetected(TaskError):
+    """An agent or the run goes round in circles; the run stops with reason ``loop``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="loop", retryable=False)
+
+
+class StallDetected(TaskError):
+    """The run keeps working without producing anything new; it stops with reason ``stall``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="stall", retryable=False)
+
+
+class CircuitOpen(TaskError):
+    """A circuit breaker is open, so the call was not even tried.
+
+    Attributes:
+        scope: ``agent`` or ``provider``.
+        name: the agent or provider.
+        retry_after_s: seconds until the breaker lets a probe through.
+    """
+
+    def __init__(self, message: str, *, scope: str, name: str, retry_after_s: float) -> None:
+        self.scope = scope
+        self.name = name
+        self.retry_after_s = retry_after_s
+        super().__init__(message, kind="breaker_open", retryable=True)
 
 
 class ContextConflict(TaskError):
@@ -103,6 +161,14 @@ class ContextConflict(TaskError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, kind="context_conflict", retryable=False)
+
+
+class ApprovalDenied(TaskError):
+    """An action was rejected by a person (kind ``approval_rejected``), or nobody approved it
+    before its request expired (``approval_expired``). Never retried."""
+
+    def __init__(self, message: str, *, kind: str = "approval_rejected") -> None:
+        super().__init__(message, kind=kind, retryable=False)
 
 
 class RunNotFound(RunError):

@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 
+from podium.models import allow_model_requests, override_allow_model_requests
+from podium.models._allow import ENV_VAR as ALLOW_MODEL_REQUESTS
+
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+_SAVED_ALLOW = pytest.StashKey[str | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No real model requests in the suite, nor in the processes it starts: tests use fakes and
+    cassettes, and a test that means to call a real model says so with
+    ``@pytest.mark.model_requests``."""
+    config.stash[_SAVED_ALLOW] = os.environ.get(ALLOW_MODEL_REQUESTS)
+    os.environ[ALLOW_MODEL_REQUESTS] = "0"
+    allow_model_requests(False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    allow_model_requests(None)
+    saved = config.stash.get(_SAVED_ALLOW, None)
+    if saved is None:
+        os.environ.pop(ALLOW_MODEL_REQUESTS, None)
+    else:
+        os.environ[ALLOW_MODEL_REQUESTS] = saved
+
+
+@pytest.fixture(autouse=True)
+def _model_requests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Model requests are allowed in tests marked ``model_requests`` (a real local model or a
+    provider behind a loopback server or a mock transport), and refused everywhere else."""
+    if request.node.get_closest_marker("model_requests") is None:
+        yield
+        return
+    with override_allow_model_requests(True):
+        yield
 
 
 @pytest.fixture

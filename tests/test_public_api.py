@@ -8,8 +8,9 @@ from podium import events, exceptions
 
 def test_public_names_are_pinned() -> None:
     assert sorted(podium.__all__) == sorted([
-        "Agent", "ConfigError", "ContextPolicy", "ContextView", "InputSpec", "Limits",
-        "MergePolicy", "Model", "Orchestrator", "Plan", "PlanValidationError", "PodiumError",
+        "Agent", "Budget", "ConfigError", "ContextPolicy", "ContextView", "InputSpec", "Limits",
+        "MergePolicy", "Model", "Orchestrator", "Plan", "PlanValidationError", "Planner",
+        "PodiumError", "Policy", "Approval",
         "RunError", "RunResult", "Store", "StoreError", "Task", "TaskCall", "TaskError", "Tool",
         "ToolContext", "ToolError", "Usage", "Workflow", "__version__", "load_workflow",
         "open_store", "tool",

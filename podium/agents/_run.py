@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import time
@@ -10,8 +11,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
+from podium.agents._handoff import (
+    HandoffStep,
+    handoff_brief,
+    handoff_limit,
+    handoff_spec,
+    handoff_step,
+    handoff_targets,
+    summarise,
+)
 from podium.agents._spec import Agent, TaskCall
-from podium.events import ModelCalled, ToolCalled, Usage
+from podium.events import ErrorInfo, Handoff, ModelCalled, OutputRejected, ToolCalled, Usage
 from podium.exceptions import OutputValidationError, TaskError, ToolError
 from podium.models._base import (
     AssistantMessage,
@@ -19,11 +29,15 @@ from podium.models._base import (
     Model,
     ModelRequest,
     SystemMessage,
+    TokenUsage,
     ToolCall,
     ToolResultMessage,
     UserMessage,
 )
+from podium.models._prices import PriceTable, cost_usd
 from podium.models._registry import resolve_model
+from podium.reliability._output import check_answer, clip_text, repair_prompt
+from podium.tools._effects import Admission, KeyedGate, ToolGate
 from podium.tools._tool import Tool, ToolContext, result_text, to_json_value
 from podium.verify import validate_output
 
@@ -35,13 +49,14 @@ REPAIR_ROUNDS = 1
 
 
 class AgentOutcome:
-    """What an attempt produced."""
+    """What an attempt produced; `agent` is the agent that finished it after a handoff."""
 
-    __slots__ = ("output", "usage")
+    __slots__ = ("agent", "output", "usage")
 
-    def __init__(self, output: JSON, usage: Usage | None = None) -> None:
+    def __init__(self, output: JSON, usage: Usage | None = None, agent: str | None = None) -> None:
         self.output = output
         self.usage = usage
+        self.agent = agent
 
 
 async def run_function_agent(agent: Agent, call: TaskCall, pool: Executor) -> AgentOutcome:
@@ -85,7 +100,10 @@ def _user_prompt(call: TaskCall) -> str:
     return text
 
 
-def _final_output(text: str, schema: Mapping[str, JSON] | None) -> JSON:
+def _final_output(
+    text: str, schema: Mapping[str, JSON] | None, finish_reason: str = "stop"
+) -> JSON:
+    check_answer(text, finish_reason)
     if schema is None:
         return text
     try:
@@ -97,20 +115,59 @@ def _final_output(text: str, schema: Mapping[str, JSON] | None) -> JSON:
 
 
 class ModelAgentLoop:
-    """The bounded loop of a model-driven agent: call the model, run tools, validate, repair."""
+    """The bounded loop of a model-driven agent: call the model, run tools, validate, repair.
 
-    def __init__(self, agent: Agent, call: TaskCall, emit: Emit) -> None:
+    Args:
+        agent, call, emit: the agent, what it is asked, where its events go.
+        gate: admits each tool call (idempotency keys, approvals).
+        agents: the run's agents, which `agent.handoffs` name.
+        prices: what model calls cost (default: the built-in table).
+        prepare: applied to a handoff target before it takes over (a runner wraps its model
+            and tools there as it did the first agent's).
+
+    `handoffs` lists the task's handoffs so far, in order; `agent_path` the agents it went
+    through.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        call: TaskCall,
+        emit: Emit,
+        *,
+        gate: ToolGate | None = None,
+        agents: Mapping[str, Agent] | None = None,
+        prices: PriceTable | None = None,
+        prepare: Callable[[Agent], Agent] | None = None,
+    ) -> None:
         self.agent = agent
         self.call = call
         self.emit = emit
+        self.gate: ToolGate = gate or KeyedGate(call.run_id, call.task_id)
         self.model: Model = resolve_model(agent.model)  # type: ignore[arg-type]
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.usage = Usage()
+        self.agents: Mapping[str, Agent] = agents or {}
+        self.prices = prices
+        self.prepare = prepare
+        self.max_handoffs = agent.max_handoffs
+        self.handoffs: list[HandoffStep] = []
+        self._targets = handoff_targets(agent, self.agents)
+        self._transcript: list[str] = []
 
-    async def _ask(self, messages: list[Message]) -> tuple[str | None, tuple[ToolCall, ...]]:
+    @property
+    def agent_path(self) -> tuple[str, ...]:
+        """The agents the task went through, the first one first."""
+        first = self.handoffs[0].from_agent if self.handoffs else self.agent.name
+        return (first, *(h.to_agent for h in self.handoffs))
+
+    async def _ask(self, messages: list[Message]) -> tuple[str | None, tuple[ToolCall, ...], str]:
         request = ModelRequest(
             messages=tuple(messages),
-            tools=tuple(t.spec() for t in self.tools.values()),
+            tools=(
+                *(t.spec() for t in self.tools.values()),
+                *(handoff_spec(target) for target in self._targets.values()),
+            ),
             output_schema=dict(self.call.output_schema) if self.call.output_schema else None,
         )
         started = time.perf_counter()
@@ -129,8 +186,13 @@ class ModelAgentLoop:
             input_tokens=used.input_tokens,
             output_tokens=used.output_tokens,
             latency_s=latency,
+            cost_usd=cost_usd(
+                self.model.name,
+                TokenUsage(input_tokens=used.input_tokens, output_tokens=used.output_tokens),
+                self.prices,
+            ),
         )
-        return response.text, response.tool_calls
+        return response.text, response.tool_calls, response.finish_reason
 
     async def _run_tool(self, tc: ToolCall) -> ToolResultMessage:
         c = self.call
@@ -138,22 +200,31 @@ class ModelAgentLoop:
         started = time.perf_counter()
         result: JSON = None
         error: str | None = None
+        admitted = Admission("")
         if tool is None:
             error = f"unknown tool {tc.name!r}; available: {sorted(self.tools) or 'none'}"
         else:
+            admitted = self.gate.admit(tool, tc.arguments)  # may park the attempt for approval
             ctx = ToolContext(
                 run_id=c.run_id,
                 task_id=c.task_id,
                 agent=c.agent,
                 call_id=tc.id,
-                idempotency_key=f"{c.run_id}/{c.task_id}/{tc.id}",
+                idempotency_key=admitted.key,
             )
             try:
-                result = await tool.call(tc.arguments, ctx)
+                if admitted.replayed:
+                    result = admitted.result
+                else:
+                    result = await tool.call(tc.arguments, ctx)
             except ToolError as exc:
                 error = str(exc)
         latency = time.perf_counter() - started
         effect = tool.effect if tool is not None else "read"
+        content = error if error is not None else result_text(result)
+        content, size, digest = clip_text(content, self.agent.max_tool_result_chars)
+        if size is not None and error is None:
+            result = content  # the journal keeps what the model saw, with the size and hash
         await self.emit(
             ToolCalled,
             task=c.task_id,
@@ -165,11 +236,70 @@ class ModelAgentLoop:
             result=result,
             error=error,
             latency_s=latency,
+            idempotency_key=admitted.key,
+            replayed=admitted.replayed,
+            result_chars=size,
+            result_sha256=digest,
         )
-        content = error if error is not None else result_text(result)
         return ToolResultMessage(
             call_id=tc.id, name=tc.name, content=content, is_error=error is not None
         )
+
+    async def _rejected(self, exc: OutputValidationError, *, repair: bool) -> None:
+        """Journal an unusable answer, with what the model said."""
+        c = self.call
+        await self.emit(
+            OutputRejected,
+            task=c.task_id,
+            agent=c.agent,
+            attempt=c.attempt,
+            error=ErrorInfo(
+                type=exc.kind, message=str(exc), retryable=True, raw_output=exc.raw_output
+            ),
+            repair=repair,
+        )
+
+    async def _hand_off(self, tc: ToolCall, messages: list[Message]) -> list[Message]:
+        """Journal the handoff `tc` asks for and switch to its target; the target's messages."""
+        step = handoff_step(self.agent.name, self._targets[tc.name].name, tc)
+        if len(self.handoffs) >= self.max_handoffs:
+            path = (*self.agent_path, step.to_agent)
+            raise handoff_limit(self.call.task_id, step, path, self.max_handoffs)
+        target = self._targets[tc.name]
+        if self.prepare is not None:
+            target = self.prepare(target)
+        await self.emit(
+            Handoff,
+            task=self.call.task_id,
+            from_agent=step.from_agent,
+            to_agent=step.to_agent,
+            reason=step.reason,
+            note=step.note,
+            attempt=self.call.attempt,
+        )
+        self.handoffs.append(step)
+        self._transcript += summarise(messages[2:], step.from_agent)
+        self.agent = target
+        self.call = dataclasses.replace(self.call, agent=target.name)
+        self.model = resolve_model(target.model)  # type: ignore[arg-type]
+        self.tools = {t.name: t for t in target.tools}
+        self._targets = handoff_targets(target, self.agents)
+        brief = handoff_brief(step, self._transcript)
+        return [
+            SystemMessage(content=_system_prompt(target, self.call)),
+            UserMessage(content=_user_prompt(self.call) + "\n\n" + brief),
+        ]
+
+    async def _act(
+        self, text: str | None, tool_calls: tuple[ToolCall, ...], messages: list[Message]
+    ) -> list[Message] | None:
+        """Run the tools a response asks for; the next agent's messages if it handed off."""
+        messages.append(AssistantMessage(content=text, tool_calls=tool_calls))
+        handoff = next((tc for tc in tool_calls if tc.name in self._targets), None)
+        for tc in tool_calls:
+            if tc.name not in self._targets:
+                messages.append(await self._run_tool(tc))
+        return None if handoff is None else await self._hand_off(handoff, messages)
 
     async def run(self) -> AgentOutcome:
         messages: list[Message] = [
@@ -177,28 +307,26 @@ class ModelAgentLoop:
             UserMessage(content=_user_prompt(self.call)),
         ]
         repairs = REPAIR_ROUNDS
-        for _ in range(self.agent.max_rounds):
-            text, tool_calls = await self._ask(messages)
+        rounds = 0
+        while rounds < self.agent.max_rounds:  # each agent gets its own rounds
+            rounds += 1
+            text, tool_calls, finish = await self._ask(messages)
             if tool_calls:
-                messages.append(AssistantMessage(content=text, tool_calls=tool_calls))
-                for tc in tool_calls:
-                    messages.append(await self._run_tool(tc))
+                handed = await self._act(text, tool_calls, messages)
+                if handed is not None:
+                    messages, rounds = handed, 0
                 continue
+            schema = self.call.output_schema
             try:
-                return AgentOutcome(_final_output(text or "", self.call.output_schema), self.usage)
+                output = _final_output(text or "", schema, finish)
+                return AgentOutcome(output, self.usage, agent=self.agent.name)
             except OutputValidationError as exc:
+                await self._rejected(exc, repair=repairs > 0)
                 if repairs <= 0:
                     raise
                 repairs -= 1
                 messages.append(AssistantMessage(content=text))
-                messages.append(
-                    UserMessage(
-                        content=(
-                            f"Your answer was rejected: {exc}. Reply again with only JSON "
-                            "that matches the schema."
-                        )
-                    )
-                )
+                messages.append(UserMessage(content=repair_prompt(exc, schema=schema is not None)))
         raise TaskError(
             f"agent {self.agent.name!r} did not finish within {self.agent.max_rounds} model rounds",
             kind="max_rounds",

@@ -7,8 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from podium.agents._handoff import DEFAULT_MAX_HANDOFFS, validate_handoffs
 from podium.exceptions import ConfigError
 from podium.models._base import Model
+from podium.reliability._retry import RetryPolicy
+from podium.tools._effects import effect_key
 from podium.tools._tool import Tool
 
 if TYPE_CHECKING:
@@ -50,6 +53,15 @@ class TaskCall:
     output_schema: Mapping[str, JSON] | None = None
     explicit_inputs: bool = False
 
+    def idempotency_key(self, name: str) -> str:
+        """A key for the task's side effect `name`: the same in every attempt of the task,
+        after a retry or a crash, and different for every other task and run.
+
+        Pass it to whatever makes the effect happen once (an ``INSERT … ON CONFLICT DO
+        NOTHING``, an API's ``Idempotency-Key`` header): ``{run_id}/{task_id}/{name}``.
+        """
+        return effect_key(self.run_id, self.task_id, name)
+
 
 AgentFunction = Callable[[TaskCall], Any]
 """A Python agent: ``fn(call) -> JSON`` (sync, run in a thread pool) or an async function."""
@@ -71,6 +83,14 @@ class Agent:
         instructions: the agent's role, put at the top of its system prompt.
         max_rounds: bound on model calls per task attempt.
         max_concurrency: tasks this agent may run at once (``None``: only the global limit).
+        retry: how its tasks are retried when the task does not say.
+        backups: agents that take its tasks over when it fails for good or its circuit breaker
+            is open, in order.
+        max_tool_result_chars: a longer tool result is clipped to this many characters before
+            the model sees it (the journal keeps its size and hash).
+        handoffs: agents a model-driven agent may hand its task over to (see
+            `podium.agents._handoff`).
+        max_handoffs: bound on handoffs within one attempt of a task that starts on this agent.
     """
 
     name: str
@@ -83,6 +103,11 @@ class Agent:
     max_rounds: int = 8
     max_concurrency: int | None = None
     metadata: Mapping[str, JSON] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    backups: tuple[str, ...] = ()
+    max_tool_result_chars: int = 32_000
+    handoffs: tuple[str, ...] = ()
+    max_handoffs: int = DEFAULT_MAX_HANDOFFS
     is_async: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
@@ -94,10 +119,15 @@ class Agent:
             raise ConfigError(f"agent {self.name!r}: max_rounds must be at least 1")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ConfigError(f"agent {self.name!r}: max_concurrency must be at least 1")
+        if self.name in self.backups:
+            raise ConfigError(f"agent {self.name!r} lists itself among its backups")
+        if self.max_tool_result_chars < 100:
+            raise ConfigError(f"agent {self.name!r}: max_tool_result_chars must be at least 100")
         names = [t.name for t in self.tools]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"agent {self.name!r} lists tool(s) {dupes} more than once")
+        validate_handoffs(self)
 
 
 def agent_table(agents: Sequence[Agent]) -> dict[str, Agent]:

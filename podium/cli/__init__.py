@@ -1,6 +1,8 @@
 """The `podium` command: run, resume, list and inspect runs; validate workflow files."""
 
 from podium.cli._app import app
+from podium.cli._approvals import approve as approve  # registers approvals, approve, reject
+from podium.cli._route import route as route  # registers `podium route` on `app`
 
 
 def main() -> None:

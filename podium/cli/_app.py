@@ -25,7 +25,8 @@ from podium.cli._inputs import add_import_paths, parse_inputs
 from podium.cli._session import Outcome, list_runs, load_run, resume_run, run_workflow
 from podium.events import json_schema, to_builtins
 from podium.exceptions import ConfigError, PodiumError, RunNotFound
-from podium.plan import Workflow, load_workflow
+from podium.models._prices import PriceTable, default_prices
+from podium.plan import Planner, Workflow, load_workflow
 from podium.runtime import Limits
 
 app = typer.Typer(
@@ -47,6 +48,16 @@ StoreOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
+PricesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        metavar="FILE",
+        help="Model prices (YAML/JSON: name: {input_per_mtok: USD, output_per_mtok: USD}) on top"
+        " of the built-in ones and $PODIUM_PRICES.",
+        show_default=False,
+    ),
+]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -75,11 +86,17 @@ def _reported() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def _load(file: Path) -> Workflow:
+def _load(file: Path, *, require_tasks: bool = True) -> Workflow:
     if not file.is_file():
         raise ConfigError(f"no workflow file {str(file)!r}")
     add_import_paths(file)
-    return load_workflow(str(file))  # also validates the plan: every problem, with its line
+    # also validates the plan: every problem, with its line
+    return load_workflow(str(file), require_tasks=require_tasks)
+
+
+def _prices(file: Path | None) -> PriceTable | None:
+    """The price table with `file` on top (``None`` without one: the orchestrator's default)."""
+    return default_prices().with_file(file) if file is not None else None
 
 
 def _report(outcome: Outcome, *, as_json: bool, console: Console) -> NoReturn:
@@ -113,8 +130,29 @@ def _main(
 
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="The workflow file (YAML).", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The workflow file (YAML); with --goal, an agents file.", show_default=False
+        ),
+    ],
     *,
+    goal: Annotated[
+        str | None,
+        typer.Option(
+            "--goal",
+            metavar="TEXT",
+            help="Plan this goal for the agents of FILE (a workflow file without tasks).",
+        ),
+    ] = None,
+    planner_model: Annotated[
+        str | None,
+        typer.Option(
+            "--planner-model",
+            metavar="PROVIDER:NAME",
+            help="The planner's model (default: the file's `planner.model`, else local:smollm2).",
+        ),
+    ] = None,
     inputs: Annotated[
         list[str] | None,
         typer.Option(
@@ -136,19 +174,60 @@ def run(
     max_concurrency: Annotated[
         int | None, typer.Option("--max-concurrency", metavar="N", help="Attempts at once.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            envvar="PODIUM_MODEL",
+            metavar="PROVIDER:NAME",
+            help="Run every model-driven agent on this model (e.g. openai:gpt-4o-mini).",
+        ),
+    ] = None,
+    prices: PricesOption = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            metavar="CASSETTE",
+            help="Record every model and tool exchange of the run into this file.",
+        ),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            metavar="CASSETTE",
+            help="Replay the run from a recorded cassette: no model is called, no tool runs.",
+        ),
+    ] = None,
 ) -> None:
-    """Run a workflow file and print its result. Ctrl-C cancels the run."""
+    """Run a workflow file (or plan a goal for a team) and print the result. Ctrl-C cancels."""
     console = Console()
     with _reported():
         limits = Limits(timeout_s=timeout)
         if max_concurrency is not None:
             limits = dataclasses.replace(limits, max_concurrency=max_concurrency)
         given = parse_inputs(inputs or [])
-        workflow = _load(file)
+        workflow = _load(file, require_tasks=goal is None)
+        if model:
+            workflow = workflow.with_model(model)
+        planner = workflow.planner
+        if planner_model:
+            planner = dataclasses.replace(planner or Planner(), model=planner_model)
         live = None if as_json or not console.is_terminal else console
         outcome = asyncio.run(
             run_workflow(
-                workflow, inputs=given, store=store, run_id=run_id, limits=limits, console=live
+                workflow,
+                goal=goal,
+                planner=planner,
+                inputs=given,
+                store=store,
+                run_id=run_id,
+                limits=limits,
+                console=live,
+                prices=_prices(prices),
+                record=record,
+                replay=replay,
             )
         )
     _report(outcome, as_json=as_json, console=console)
@@ -159,12 +238,14 @@ def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.", show_default=False)],
     store: StoreOption = None,
     as_json: JsonOption = False,
+    prices: PricesOption = None,
 ) -> None:
     """Continue a run from its journal (a finished run is only reported)."""
     console = Console()
     with _reported():
         live = None if as_json or not console.is_terminal else console
-        outcome = asyncio.run(resume_run(run_id, store=store, console=live))
+        table = _prices(prices)
+        outcome = asyncio.run(resume_run(run_id, store=store, console=live, prices=table))
     _report(outcome, as_json=as_json, console=console)
 
 

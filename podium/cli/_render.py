@@ -193,6 +193,7 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "RunSubmitted": ("inputs",),
     "TaskAssigned": ("reason",),
     "TaskStarted": ("attempt",),
+    "Handoff": ("from_agent", "to_agent", "reason"),
     "ContextWritten": ("key", "version", "value"),
     "TaskSucceeded": ("output",),
     "TaskRetrying": ("attempt", "delay_s", "reason"),
@@ -201,6 +202,12 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "RunPartiallySucceeded": ("missing", "reason"),
     "RunFailed": ("reason", "message"),
     "RunCancelled": ("reason",),
+    "ApprovalRequested": ("action", "tool", "arguments", "reason"),
+    "ApprovalGranted": ("by", "comment"),
+    "ApprovalRejected": ("by", "reason", "comment"),
+    "RunWaiting": ("tasks",),
+    "BreakerOpened": ("scope", "name", "failure_rate", "action"),
+    "OutputRejected": ("error", "repair"),
 }
 
 
@@ -212,9 +219,10 @@ def details(event: AnyEvent) -> str:
     if kind == "PlanExtended":
         return f"{len(data['tasks'])} sub-tasks of {data['parent']}"
     if kind == "ModelCalled":
+        cost = data.get("cost_usd", 0.0)
         return (
             f"{data['model']} {data.get('input_tokens', 0)}+{data.get('output_tokens', 0)} "
-            f"tokens {data.get('latency_s', 0.0):.2f}s"
+            f"tokens {data.get('latency_s', 0.0):.2f}s" + (f" ${cost:.4f}" if cost else "")
         )
     if kind == "ToolCalled":
         outcome = f"error: {data['error']}" if data.get("error") else short(data.get("result"))

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,7 +14,8 @@ from rich.console import Console
 from podium.cli._inputs import add_import_paths
 from podium.cli._live import RunView, show_live
 from podium.events import AnyEvent
-from podium.plan import Workflow
+from podium.models._prices import PriceTable
+from podium.plan import Planner, Workflow
 from podium.runtime import Limits, Orchestrator, RunResult, RunState, new_run_id
 from podium.store import RunInfo, open_store
 
@@ -90,22 +92,36 @@ async def run_workflow(
     run_id: str | None,
     limits: Limits,
     console: Console | None,
+    prices: PriceTable | None = None,
+    record: Path | None = None,
+    replay: Path | None = None,
+    goal: str | None = None,
+    planner: Planner | None = None,
 ) -> Outcome:
-    """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view."""
+    """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view.
+
+    `record` and `replay` name a cassette of the run's model and tool exchanges. With a `goal`,
+    `workflow` is a team (an agents file) and `planner` plans the goal for it.
+    """
     run_id = run_id or new_run_id()
 
     def start(
         orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
     ) -> Awaitable[RunResult]:
-        return orch.run(workflow, inputs=inputs, run_id=run_id, on_event=on_event)
+        return orch.run(
+            workflow, goal=goal, planner=planner, inputs=inputs, run_id=run_id, on_event=on_event
+        )
 
-    async with Orchestrator(store=store, limits=limits) as orch:
+    orch = Orchestrator(store=store, limits=limits, prices=prices, record=record, replay=replay)
+    async with orch:
         return await _drive(orch, run_id, start, console)
 
 
-async def resume_run(run_id: str, *, store: str | None, console: Console | None) -> Outcome:
+async def resume_run(
+    run_id: str, *, store: str | None, console: Console | None, prices: PriceTable | None = None
+) -> Outcome:
     """Continue a run from its journal, recompiling the workflow file it recorded."""
-    async with Orchestrator(store=store) as orch:
+    async with Orchestrator(store=store, prices=prices) as orch:
         recorded = await orch.state(run_id)  # raises RunNotFound for an unknown id
         if recorded.submitted is not None:
             add_import_paths(recorded.submitted.workflow.get("path"))

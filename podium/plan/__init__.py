@@ -1,5 +1,7 @@
 """Plans as data: tasks, validation, templates and workflow files."""
 
+from podium.plan._match import best_agent
+from podium.plan._planner import Planner, PlanOutcome
 from podium.plan._task import Plan, Task, task_from_data
 from podium.plan._template import TemplateError, references, render
 from podium.plan._validate import check_plan, find_cycles, upstream_of, validate_plan
@@ -9,9 +11,12 @@ from podium.plan._yaml import load_workflow, load_workflow_text
 __all__ = [
     "InputSpec",
     "Plan",
+    "PlanOutcome",
+    "Planner",
     "Task",
     "TemplateError",
     "Workflow",
+    "best_agent",
     "check_plan",
     "find_cycles",
     "load_workflow",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from podium.plan._template import references
+from podium.reliability._budget import Budget
+from podium.reliability._retry import RetryPolicy
 
 JSON = Any
 
@@ -26,8 +28,14 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         output_schema: a JSON Schema the output must match.
         optional: the run may finish (partially succeeded) without this task.
         map: ``tasks.ID.output[.field]`` or ``inputs.NAME``: fan out one sub-task per list item.
-        retries: extra attempts after a failure.
+        retries: extra attempts after a failure (immediate; `retry` says more).
         timeout_s: per-attempt time limit.
+        retry: attempts, backoff and which errors to retry (overrides `retries`).
+        backups: agents that take the task over when its agent fails for good or its circuit
+            breaker is open, in order.
+        budget: what the task and its map children may spend.
+        risk: ``low``, ``medium`` or ``high``; the policy may make risky tasks wait for approval.
+        approval: ``"required"``: the task waits for a human's approval before it runs.
         item, parent, index: set on the sub-tasks of a mapped task.
     """
 
@@ -42,6 +50,11 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     map: str | None = None
     retries: int = 0
     timeout_s: float | None = None
+    retry: RetryPolicy | None = None
+    backups: tuple[str, ...] = ()
+    budget: Budget | None = None
+    risk: Literal["low", "medium", "high"] | None = None
+    approval: Literal["required"] | None = None
     item: JSON = None
     parent: str | None = None
     index: int | None = None

@@ -120,6 +120,13 @@ def _check_refs(
             report.add(task.id, field, "uses {{ item }} but the task has no `map`")
 
 
+def _check_backups(report: _Report, task: Task, agents: Mapping[str, Collection[str]]) -> None:
+    for backup in task.backups:
+        if backup not in agents:
+            known = ", ".join(sorted(agents)) or "none"
+            report.add(task.id, "backups", f"unknown backup agent {backup!r} (known: {known})")
+
+
 def _check_task(
     report: _Report,
     task: Task,
@@ -148,6 +155,7 @@ def _check_task(
     for dep in task.needs:
         if dep not in plan.tasks:
             report.add(task.id, "needs", f"needs unknown task {dep!r}")
+    _check_backups(report, task, agents)
     if task.retries < 0:
         report.add(task.id, "retries", "must be 0 or more")
     if task.timeout_s is not None and task.timeout_s <= 0:

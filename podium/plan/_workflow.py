@@ -18,6 +18,8 @@ from podium.plan._task import Plan
 
 if TYPE_CHECKING:
     from podium.agents import Agent
+    from podium.models._prices import Price
+    from podium.plan._planner import Planner
     from podium.plan._validate import Locate
     from podium.policy import Policy
 
@@ -79,6 +81,10 @@ class Workflow:
             can be resumed by another process.
         locate: maps (task id, field) to (file, line) for messages.
         policy: which actions wait for approval (``None``: the orchestrator's policy).
+        planner: plans goals for this workflow's agents and re-plans failed branches (the
+            ``planner`` section of a file; ``None``: the orchestrator's).
+        prices: model prices that extend or override the orchestrator's for this workflow's runs
+            (the ``prices`` section of a file).
     """
 
     name: str
@@ -91,6 +97,8 @@ class Workflow:
     locate: Locate | None = None
     policy: Policy | None = None
     model: str | None = None
+    planner: Planner | None = None
+    prices: Mapping[str, Price] = field(default_factory=dict)
 
     def input_names(self) -> list[str] | None:
         return None if self.inputs is None else [i.name for i in self.inputs]
@@ -140,4 +148,6 @@ class Workflow:
             out["text"] = self.source_text
         if self.model is not None:
             out["model"] = self.model
+        if not len(self.plan):
+            out["agents_file"] = True  # a team for a goal: its file is compiled without tasks
         return out

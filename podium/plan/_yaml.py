@@ -23,11 +23,16 @@ import pydantic
 import yaml
 
 from podium.agents import Agent
+from podium.agents._handoff import DEFAULT_MAX_HANDOFFS
 from podium.context import ContextPolicy, MergePolicy
 from podium.exceptions import ConfigError, PlanValidationError, Problem
+from podium.models._prices import Price, parse_price
 from podium.plan._task import Plan, Task
 from podium.plan._validate import validate_plan
 from podium.plan._workflow import InputSpec, Workflow
+from podium.policy import Policy
+from podium.reliability._budget import Budget
+from podium.reliability._retry import RetryPolicy
 from podium.tools import Tool
 from podium.verify import check_schema
 
@@ -39,7 +44,19 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _WHERE_PART = re.compile(r"\[(\d+)\]|[^.\[\]]+")
 _SUBTASK = re.compile(r"\[\d+\]$")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_SECTIONS = ("name", "description", "inputs", "agents", "tools", "context", "tasks", "output")
+_SECTIONS = (
+    "name",
+    "description",
+    "inputs",
+    "agents",
+    "tools",
+    "context",
+    "policy",
+    "planner",
+    "prices",
+    "tasks",
+    "output",
+)
 
 
 def _one_or_many(value: JSON) -> JSON:
@@ -65,6 +82,36 @@ class _ToolBody(_Body):
     description: str | None = None
 
 
+class _RetryBody(_Body):
+    attempts: int = pydantic.Field(3, ge=1)
+    backoff_s: float = pydantic.Field(1.0, ge=0)
+    max_backoff_s: float = pydantic.Field(60.0, ge=0)
+    multiplier: float = pydantic.Field(2.0, ge=1)
+    jitter: float = pydantic.Field(0.2, ge=0, le=1)
+    on: _Names = []
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: JSON) -> JSON:
+        # YAML 1.1 reads a bare `on` key as the boolean true
+        if isinstance(data, dict) and True in data and "on" not in data:
+            return {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(**{**self.model_dump(), "on": tuple(self.on)})
+
+
+class _BudgetBody(_Body):
+    tokens: int | None = pydantic.Field(None, ge=0)
+    usd: float | None = pydantic.Field(None, ge=0)
+    wall_s: float | None = pydantic.Field(None, ge=0)
+    steps: int | None = pydantic.Field(None, ge=0)
+    fallback_model: str | None = None
+    fallback_below: float = pydantic.Field(0.2, ge=0, le=1)
+    output_estimate: int = pydantic.Field(256, ge=0)
+
+
 class _AgentBody(_Body):
     description: str = ""
     capabilities: _Names = []
@@ -74,6 +121,11 @@ class _AgentBody(_Body):
     instructions: str = ""
     max_rounds: int = pydantic.Field(8, ge=1)
     max_concurrency: int | None = pydantic.Field(None, ge=1)
+    metadata: dict[str, JSON] = {}  # e.g. cost_tier, expected_cost_usd (read by the router)
+    retry: _RetryBody | None = None
+    backups: _Names = []
+    handoffs: _Names = []
+    max_handoffs: int = pydantic.Field(DEFAULT_MAX_HANDOFFS, ge=0)
 
 
 class _ContextBody(_Body):
@@ -93,13 +145,25 @@ class _TaskBody(_Body):
     output_schema: dict[str, JSON] | None = None
     retries: int = pydantic.Field(0, ge=0)
     timeout_s: float | None = pydantic.Field(None, gt=0)
+    risk: Literal["low", "medium", "high"] | None = None
+    approval: Literal["required"] | None = None
+    retry: _RetryBody | None = None
+    backups: _Names = []
+    budget: _BudgetBody | None = None
+
+
+class _PolicyBody(_Body):
+    approve_effects: list[Literal["read", "write", "irreversible"]] = ["irreversible"]
+    approve_risks: list[Literal["low", "medium", "high"]] = ["high"]
+    min_confidence: float | None = pydantic.Field(None, ge=0, le=1)
+    approval_ttl_s: float | None = pydantic.Field(None, gt=0)
 
 
 _B = TypeVar("_B", bound=_Body)
 
 
-def load_workflow(path: str | os.PathLike[str]) -> Workflow:
-    """Compile a workflow file.
+def load_workflow(path: str | os.PathLike[str], *, require_tasks: bool = True) -> Workflow:
+    """Compile a workflow file (with ``require_tasks=False``, an agents file: tasks optional).
 
     Raises:
         ConfigError: the file cannot be read or is not YAML (with its line).
@@ -116,16 +180,19 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
         raise ConfigError(
             f"the workflow file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=file
         ) from None
-    return load_workflow_text(text, path=file)
+    return load_workflow_text(text, path=file, require_tasks=require_tasks)
 
 
-def load_workflow_text(text: str, *, path: str | None = None) -> Workflow:
+def load_workflow_text(
+    text: str, *, path: str | None = None, require_tasks: bool = True
+) -> Workflow:
     """Compile a workflow from its YAML text.
 
     Args:
         text: the YAML.
         path: the file it came from: shown in messages, and its directory is where
             ``python: module:function`` references are imported from (besides the current one).
+        require_tasks: ``False`` for an agents file (a team a goal is planned for).
 
     Raises:
         ConfigError: the text is not YAML (with its line).
@@ -136,7 +203,7 @@ def load_workflow_text(text: str, *, path: str | None = None) -> Workflow:
     compiler = _Compiler(path, lines, base_dir)
     for loc, message in duplicates:
         compiler.add(loc, message)
-    return compiler.workflow(data, text)
+    return compiler.workflow(data, text, require_tasks=require_tasks)
 
 
 # -- YAML → data and lines ------------------------------------------------------------------
@@ -296,7 +363,7 @@ class _Compiler:
         line = _line(self.lines, loc if at is None else at)
         self.problems.append(Problem(message, where=_where(loc), file=self.file, line=line))
 
-    def workflow(self, data: JSON, text: str) -> Workflow:
+    def workflow(self, data: JSON, text: str, *, require_tasks: bool = True) -> Workflow:
         if not isinstance(data, dict):
             got = "empty" if data is None else f"a {_kind(data)}"
             self.add((), f"a workflow file is a mapping with at least `tasks`; this one is {got}")
@@ -314,11 +381,18 @@ class _Compiler:
         tools = self.tools(data.get("tools"))
         agents, capabilities = self.agents(data.get("agents"), tools)
         context = self.context(data.get("context"))
+        policy = self.policy(data.get("policy"))
+        prices = self.prices(data.get("prices"))
         plan = Plan(self.tasks(data.get("tasks")), output=self.output(data))
         locate = _Locator(self.file, self.lines, self.task_locs, self.repeats)
         plan_problems = validate_plan(
             plan, agents=capabilities, input_names=input_names, locate=locate
         )
+        if not require_tasks and not plan.tasks:  # an agents file: its plan comes from a goal
+            plan_problems = [p for p in plan_problems if p.where != "tasks"]
+        from podium.plan._planner_file import compile_planner  # it builds on this module
+
+        planner = compile_planner(self, data.get("planner"), capabilities, input_names)
         problems = self.problems + [p for p in plan_problems if not self._echoes(p)]
         if problems:
             problems.sort(key=lambda p: (p.line is None, p.line or 0))
@@ -332,6 +406,9 @@ class _Compiler:
             source_path=os.path.abspath(self.file) if self.file is not None else None,
             source_text=text,
             locate=locate,
+            policy=policy,
+            planner=planner,
+            prices=prices,
         )
 
     def _echoes(self, problem: Problem) -> bool:
@@ -535,6 +612,13 @@ class _Compiler:
             agent = self._agent(name, m, tools)
             if agent is not None:
                 agents.append(agent)
+        for agent in agents:
+            for i, backup in enumerate(agent.backups):
+                if backup not in capabilities:
+                    self.add(
+                        ("agents", agent.name, "backups", i),
+                        f"unknown backup agent {backup!r}{_suggest(backup, list(capabilities))}",
+                    )
         return agents, capabilities
 
     def _agent(self, name: str, m: _AgentBody, tools: Mapping[str, Tool | None]) -> Agent | None:
@@ -573,6 +657,11 @@ class _Compiler:
                 instructions=m.instructions,
                 max_rounds=m.max_rounds,
                 max_concurrency=m.max_concurrency,
+                metadata=m.metadata,
+                retry=m.retry.policy() if m.retry is not None else None,
+                backups=tuple(m.backups),
+                handoffs=tuple(m.handoffs),
+                max_handoffs=m.max_handoffs,
             )
         except ConfigError as exc:
             self.add(loc, str(exc))
@@ -598,6 +687,27 @@ class _Compiler:
                 self.add((*loc, "reducer"), f"`reducer` needs `merge: reduce`, not {m.merge!r}")
             policies[key] = MergePolicy(m.merge, reducer)
         return ContextPolicy(merge=policies)
+
+    def policy(self, raw: JSON) -> Policy | None:
+        m = None if raw is None else self.model(_PolicyBody, raw, ("policy",))
+        if m is None:
+            return None
+        return Policy(
+            approve_effects=tuple(m.approve_effects),
+            approve_risks=tuple(m.approve_risks),
+            min_confidence=m.min_confidence,
+            approval_ttl_s=m.approval_ttl_s,
+        )
+
+    def prices(self, raw: JSON) -> dict[str, Price]:
+        """Model prices, USD per million tokens, on top of the orchestrator's."""
+        table: dict[str, Price] = {}
+        for name, body in self.entries(raw, ("prices",), "model names to prices") or ():
+            try:
+                table[name] = parse_price(name, body)
+            except ConfigError as exc:
+                self.add(("prices", name), str(exc))
+        return table
 
     def tasks(self, raw: JSON) -> list[Task]:
         items: list[tuple[Loc, JSON, str | None]]
@@ -638,6 +748,8 @@ class _Compiler:
                 (*loc, "id"),
                 f"id {m.id!r} differs from the task's key {key!r}; drop `id` or make them equal",
             )
+        if m.retries and m.retry is not None:
+            self.add((*loc, "retry"), "give `retries: N` or `retry: {...}`, not both")
         schema = m.output_schema
         if schema is not None and (error := check_schema(schema)) is not None:
             self.add((*loc, "output_schema"), f"not a valid JSON Schema: {error}")
@@ -654,6 +766,11 @@ class _Compiler:
             map=m.map,
             retries=m.retries,
             timeout_s=m.timeout_s,
+            risk=m.risk,
+            approval=m.approval,
+            retry=m.retry.policy() if m.retry is not None else None,
+            backups=tuple(m.backups),
+            budget=Budget(**m.budget.model_dump()) if m.budget is not None else None,
         )
 
     def output(self, data: Mapping[str, JSON]) -> JSON:

@@ -1,29 +1,36 @@
 """Routing: which agent takes a task.
 
 A task with a fixed `agent` goes to it. A task with a `capability` goes to one of the agents that
-have it: among those with room under their concurrency limit, the least busy, then by name, so the
-choice is deterministic. The decision and the candidates are recorded in `TaskAssigned`.
+have it, among those with room under their concurrency limit. The decision, why, and every
+candidate considered are recorded in `TaskAssigned`.
+
+`Router` is the one method the scheduler calls. A `LearningRouter` also learns: the orchestrator
+lets it `prepare` from the store's outcome statistics before a run, tells it each final task
+outcome (`observe`) as the run goes, and `save`s the run's outcomes to the store after it.
+`ScoringRouter` (the default) is one; `CapabilityRouter` is the simple, fixed alternative.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from podium.agents import Agent
 from podium.plan import Task
+from podium.store import Outcome, Store
 
 JSON = Any
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The chosen agent, why, and every candidate considered."""
+    """The chosen agent, why, every candidate considered, and the task's kind (if known)."""
 
     agent: str
     reason: str
     candidates: list[dict[str, JSON]] = field(default_factory=list)
+    kind: str = ""
 
 
 class Router(Protocol):
@@ -34,8 +41,38 @@ class Router(Protocol):
     ) -> Decision | None: ...
 
 
+@runtime_checkable
+class LearningRouter(Router, Protocol):
+    """A router that learns from task outcomes."""
+
+    async def prepare(self, store: Store) -> None:
+        """Load what the store knows of past outcomes (called before each run)."""
+        ...
+
+    def observe(self, outcome: Outcome) -> None:
+        """Count a task's final outcome in at once, so later tasks of the run route by it."""
+        ...
+
+    async def save(self, store: Store, outcomes: Sequence[Outcome]) -> None:
+        """Record outcomes it observed in the store (called after each run)."""
+        ...
+
+
+class Relevance(Protocol):
+    """How well each candidate agent fits a task's text, from 0 (not at all) to 1 (the best)."""
+
+    def scores(
+        self, text: str, agents: Mapping[str, Agent], candidates: Collection[str]
+    ) -> dict[str, float]:
+        """A score in [0, 1] for each of `candidates` (names in `agents`)."""
+        ...
+
+
 class CapabilityRouter:
-    """Fixed agent, else the first agent (by name) with the capability and room."""
+    """Fixed agent, else the first agent (by name) with the capability and room.
+
+    Deterministic and blind to history; `ScoringRouter` is the default.
+    """
 
     def route(
         self, task: Task, agents: Mapping[str, Agent], has_room: Callable[[str], bool]

@@ -3,12 +3,14 @@
 from podium.runtime._driver import RunDriver, critical_paths
 from podium.runtime._execute import Attempt, AttemptResult, TaskRunner, error_info
 from podium.runtime._orchestrator import Limits, Orchestrator, new_run_id
+from podium.runtime._replay import Cassette
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState, TaskState
 
 __all__ = [
     "Attempt",
     "AttemptResult",
+    "Cassette",
     "Limits",
     "Orchestrator",
     "RunDriver",

@@ -17,22 +17,28 @@ import inspect
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from podium.events import (
     AnyEvent,
+    ApprovalRejected,
+    ApprovalRequested,
     ContextWritten,
     ErrorInfo,
     Event,
     PlanExtended,
+    PlanRevised,
     RunCancelled,
     RunFailed,
     RunPartiallySucceeded,
+    RunResumed,
     RunSucceeded,
+    RunWaiting,
     TaskAssigned,
     TaskFailed,
     TaskReady,
@@ -43,15 +49,30 @@ from podium.events import (
 )
 from podium.exceptions import TaskError
 from podium.plan import Plan, Task, TemplateError, render
+from podium.policy import ApprovalRequest
+from podium.runtime import _approvals as approvals
 from podium.runtime._eager import Done, start_eagerly
 from podium.runtime._execute import Attempt, AttemptResult, TaskRunner
-from podium.runtime._state import FAILED, PENDING, READY, RUNNING, SKIPPED, SUCCEEDED, RunState
+from podium.runtime._replan import Replanner, Replans
+from podium.runtime._reuse import AnswerCache
+from podium.runtime._state import (
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING,
+    RunState,
+)
+from podium.runtime._supervise import Supervisor, describe_missing
 from podium.store import Store
 
 log = logging.getLogger(__name__)
 
 JSON = Any
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 Listener = Callable[[AnyEvent], Any]
 """Called with each journaled event; may be async (then awaited: a slow one slows the run)."""
 
@@ -61,6 +82,40 @@ class _Stop:
     status: str  # "cancelled" or "failed"
     reason: str
     message: str
+
+
+class _Inbox(Generic[T]):
+    """What attempts report to the driver: an unbounded FIFO with one waiter.
+
+    An `asyncio.Queue` would do, but costs ~3 KiB per run (three deques and an Event); with
+    thousands of runs in flight that is most of a run's memory.
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[T] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: T) -> None:
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def get_nowait(self) -> T:
+        return self._items.popleft()
+
+    async def get(self) -> T:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
 
 def critical_paths(plan: Plan) -> dict[str, int]:
@@ -98,9 +153,18 @@ class RunDriver:
         agent_limits: Mapping[str, int],
         listeners: list[Listener],
         clock: Callable[[], float] = time.time,
+        supervisor: Supervisor | None = None,
+        replanner: Replanner | None = None,
+        max_replans: int = 0,
+        max_tasks: int | None = None,
+        reuse_answers: bool = False,
     ) -> None:
         assert state.plan is not None
         self.state = state
+        self.replans = Replans(replanner, max_replans)
+        self.max_tasks = max_tasks
+        self.answers = AnswerCache(state) if reuse_answers else None
+        self.supervisor = supervisor or Supervisor(runner.agents)
         self.plan: Plan = state.plan
         self.store = store
         self.runner = runner
@@ -114,7 +178,7 @@ class RunDriver:
         self._queued: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._per_agent: dict[str, int] = {}
-        self._done: asyncio.Queue[AttemptResult | _Stop] = asyncio.Queue()
+        self._done: _Inbox[AttemptResult | _Stop] = _Inbox()
         self._stop: _Stop | None = None
         self._fatal = False
         self._dependants: dict[str, list[str]] = {}
@@ -150,12 +214,15 @@ class RunDriver:
     # -- graph ------------------------------------------------------------------------------
 
     def _reindex(self) -> None:
+        self._waiting: dict[str, int] = {}  # unsettled needs per task; recounted after changes
         self._dependants = {tid: [] for tid in self.plan.tasks}
         for t in self.plan:
             for dep in t.needs:
                 self._dependants[dep].append(t.id)
             if t.parent is not None:
                 self._dependants[t.id].append(t.parent)
+        for replaced, new in self.state.revised.items():  # a re-planned task waits on its branch
+            self._dependants[new].append(replaced)
         self._priority = critical_paths(self.plan)
         for t in self.plan:
             if t.parent is not None:
@@ -176,18 +243,25 @@ class RunDriver:
         return sorted((t for t in self.plan if t.parent == parent), key=lambda t: t.index or 0)
 
     def _blocking(self, task: Task) -> tuple[bool, str | None]:
-        """(all needs are settled, the required need that failed, if any)."""
-        settled = True
+        """(all needs are settled, the required need that failed, if any).
+
+        A count of unsettled needs per task (kept by `_settled`) answers "not yet" without
+        rescanning every need, so a join over n branches costs O(n), not O(n²).
+        """
+        if self._waiting.get(task.id, 0) > 0:
+            return False, None
+        unsettled = 0
         for dep in task.needs:
             st = self.state.tasks[dep]
             if st.status == SUCCEEDED:
                 continue
-            if st.status in (FAILED, SKIPPED):
+            if st.status in (FAILED, SKIPPED) and dep not in self.replans.wanted:
                 if not st.task.optional:
                     return True, dep
                 continue
-            settled = False
-        return settled, None
+            unsettled += 1  # still to run, or failed and about to be re-planned
+        self._waiting[task.id] = unsettled
+        return unsettled == 0, None
 
     def _consider(self, tid: str) -> None:
         """Mark a pending task ready, skipped or (for a map parent) expanded, as its needs allow."""
@@ -195,6 +269,9 @@ class RunDriver:
         if st.status != PENDING or tid in self._queued:
             return
         task = st.task
+        if tid in self.state.revised:
+            self._join_revision(tid)
+            return
         if task.map is not None and task.parent is None and tid in self.state.expanded:
             self._maybe_join(tid)
             return
@@ -218,9 +295,17 @@ class RunDriver:
     def _settled(self, tid: str) -> None:
         """A task reached an end: reconsider everything that waits on it."""
         st = self.state.tasks[tid]
-        if st.status != SUCCEEDED and not st.task.optional and st.task.parent is None:
+        if st.status == FAILED and self.replans.request(self.state, tid):
+            return  # `_loop` re-plans its branch; what waits on it keeps waiting
+        failed_required = st.status != SUCCEEDED and not st.task.optional
+        if failed_required and st.task.parent is None:
             self._fatal = True
+        waiting = self._waiting
         for dependant in self._dependants.get(tid, ()):
+            if failed_required:
+                waiting.pop(dependant, None)  # look again now: it is to be skipped
+            elif dependant in waiting:
+                waiting[dependant] -= 1
             self._consider(dependant)
 
     # -- map --------------------------------------------------------------------------------
@@ -258,12 +343,18 @@ class RunDriver:
                 optional=task.optional,
                 retries=task.retries,
                 timeout_s=task.timeout_s,
+                retry=task.retry,
+                backups=task.backups,
+                risk=task.risk,
+                approval=task.approval,
                 item=item,
                 parent=task.id,
                 index=i,
             )
             for i, item in enumerate(items)
         ]
+        if self._over_limit(len(children), f"mapping {task.id!r} over {len(children)} items"):
+            return
         data = [msgspec.to_builtins(c) for c in children]
         self.emit(PlanExtended, parent=task.id, tasks=data)
         self._reindex()
@@ -291,6 +382,58 @@ class RunDriver:
         self.emit(TaskFailed, task=tid, attempt=self.state.tasks[tid].attempts, error=error)
         self._settled(tid)
 
+    def _over_limit(self, new: int, what: str) -> bool:
+        """Whether `new` more tasks would pass `max_tasks`; if so the run stops with ``limit``."""
+        total = len(self.state.tasks) + new
+        if self.max_tasks is None or total <= self.max_tasks:
+            return False
+        message = f"{what} would make {total} tasks, more than Limits.max_tasks={self.max_tasks}"
+        self._stop = self._stop or _Stop("failed", "limit", message)
+        self._done.put_nowait(self._stop)  # wakes the loop to cancel what still runs
+        return True
+
+    # -- re-planning and reuse (the rules are in _replan.py and _reuse.py) -------------------
+
+    async def _replan(self) -> None:
+        """Replace the branch of a task that failed for good, or let its failure stand."""
+        tid = self.replans.wanted.pop(0)
+        replanner = self.replans.replanner
+        tasks = None
+        if replanner is not None and not self._halted():
+            tasks = await replanner.replan(tid, self.state, self.emit_now)
+        if tasks is None or self._over_limit(len(tasks), f"re-planning {tid!r}"):
+            self.replans.declined.add(tid)
+            self._settled(tid)
+            return
+        data = [msgspec.to_builtins(t) for t in tasks]
+        self.emit(PlanRevised, replaced=[tid], tasks=data, output_task=tasks[-1].id)
+        self._reindex()
+        for t in tasks:
+            self._consider(t.id)
+
+    def _join_revision(self, tid: str) -> None:
+        """A re-planned task ends as the task that replaces it does."""
+        new = self.state.tasks[self.state.revised[tid]]
+        if new.status == SUCCEEDED:
+            self.emit(TaskSucceeded, task=tid, output=new.output, reused_from=new.task.id)
+            self._settled(tid)
+        elif new.status in (FAILED, SKIPPED):
+            why = new.error.message if new.error is not None else new.status
+            message = f"its replacement {new.task.id!r} did not succeed: {why}"
+            self._fail_now(tid, ErrorInfo(type="replan_failed", message=message))
+
+    def _reuse_answer(self, tid: str) -> bool:
+        """Whether an identical task already answered `tid` (then its output is taken)."""
+        source = None if self.answers is None else self.answers.find(self.state.tasks[tid].task)
+        if source is None:
+            return False
+        self._queued.discard(tid)
+        self.emit(
+            TaskSucceeded, task=tid, output=self.state.tasks[source].output, reused_from=source
+        )
+        self._settled(tid)
+        return True
+
     # -- starting and finishing attempts ----------------------------------------------------
 
     def _has_room(self, agent: str) -> bool:
@@ -309,6 +452,11 @@ class RunDriver:
             entry = heapq.heappop(self._ready)
             tid = entry[2]
             st = self.state.tasks[tid]
+            if self._reuse_answer(tid):
+                continue
+            if self._ask(tid, approvals.task_request(st.task, self.state, self.runner)):
+                self._queued.discard(tid)  # it waits for a person now
+                continue
             choice = self.runner.assign(st.task, self._has_room)
             if choice is None:
                 deferred.append(entry)
@@ -349,40 +497,54 @@ class RunDriver:
         tid = result.attempt.task.id
         if self._running.pop(tid, None) is not None:
             self._per_agent[result.attempt.agent] -= 1
+        request = approvals.attempt_request(result, self.state, self.runner.policy)
+        if self._ask(tid, request, result):
+            return
         if result.error is None:
             error = self._commit_success(result)
             if error is None:
+                self.runner.observe(result.attempt, self.state)  # outcomes teach the router
                 return
             result = AttemptResult(result.attempt, error=error, usage=result.usage)
         self._record_failure(result)
+        self.runner.observe(result.attempt, self.state)
 
     def _record_failure(self, result: AttemptResult) -> None:
         tid = result.attempt.task.id
         st = self.state.tasks[tid]
         error = result.error
         assert error is not None
-        retry = error.retryable and st.failures < st.task.retries
+        decision = self.supervisor.on_failure(st, result.attempt.agent, error)
         self.emit(
             TaskFailed,
             task=tid,
             agent=result.attempt.agent,
             attempt=result.attempt.attempt,
             error=error,
-            final=not retry,
+            final=decision.final,
             usage=result.usage,
         )
-        if retry:
-            self.emit(
-                TaskRetrying, task=tid, attempt=result.attempt.attempt + 1, reason=error.message
-            )
-            self._enqueue(tid)
+        if decision.stop is not None:  # a budget, loop, stall or breaker ends the whole run
+            self._stop = self._stop or _Stop("failed", *decision.stop)
+            self._done.put_nowait(self._stop)  # wakes the loop to cancel what still runs
+        if decision.final:
+            self._settled(tid)
             return
-        self._settled(tid)
+        if decision.backup is not None:
+            self.emit(TaskAssigned, task=tid, agent=decision.backup, reason=decision.reason)
+        self.emit(
+            TaskRetrying,
+            task=tid,
+            attempt=result.attempt.attempt + 1,
+            delay_s=decision.delay_s,
+            reason=decision.reason or error.message,
+        )
+        self._enqueue(tid)
 
     def _commit_success(self, result: AttemptResult) -> ErrorInfo | None:
         """Journal the context writes and the success; an error if a write conflicts."""
         tid = result.attempt.task.id
-        agent = result.attempt.agent
+        agent = result.final_agent or result.attempt.agent  # after a handoff, who finished
         if result.writes:
             upstream = self._ancestors(tid)
             policies = self.runner.context_policy
@@ -415,8 +577,55 @@ class RunDriver:
             output=result.output,
             usage=result.usage,
         )
+        if self.answers is not None:
+            self.answers.remember(tid)
         self._settled(tid)
         return None
+
+    # -- approvals (the rules are in _approvals.py) -----------------------------------------
+
+    def _ask(
+        self, tid: str, request: ApprovalRequest | None, result: AttemptResult | None = None
+    ) -> bool:
+        """Journal that task `tid` waits for `request` (when there is one); whether it does."""
+        if request is None:
+            return False
+        self.emit(
+            ApprovalRequested,
+            task=tid,
+            **msgspec.structs.asdict(request),
+            agent=None if result is None else result.attempt.agent,
+            attempt=0 if result is None else result.attempt.attempt,
+            expires_at=self.runner.policy.expiry(self.clock()),
+        )
+        return True
+
+    def _resolve_waiting(self) -> None:
+        """Act on the decisions about waiting tasks: run them again, commit, or fail them."""
+        now = self.clock()
+        for tid, st in list(self.state.tasks.items()):
+            approval = self.state.approvals.latest(tid)
+            if st.status != WAITING or approval is None:
+                continue
+            if approval.expired(now):
+                self.emit(
+                    ApprovalRejected,
+                    task=tid,
+                    action_hash=approval.action_hash,
+                    by=approvals.SYSTEM,
+                    reason="expired",
+                )
+            if approval.pending:
+                continue
+            if approval.status != "granted":
+                self._fail_now(tid, approvals.denial(approval))
+            elif approval.action == "result":  # commit what was approved, as it was
+                agent, output, writes = approvals.approved_result(approval)
+                attempt = Attempt(task=st.task, agent=agent, attempt=approval.attempt)
+                self._record(AttemptResult(attempt, output=output, writes=writes))
+            else:  # run it again: this time the same action goes through
+                self.emit(TaskReady, task=tid)
+                self._enqueue(tid)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -442,10 +651,14 @@ class RunDriver:
         return self.state
 
     def _resume_in_flight(self) -> None:
-        self._fatal = bool(self._required_failure())
+        if self.state.status == "waiting":
+            self.emit(RunResumed)
+        self.replans.on_resume(self.state, self._dependants)
+        self._fatal = any(t not in self.replans.wanted for t in self._required_failure())
         for tid, st in self.state.tasks.items():
             if st.status in (RUNNING, READY):
                 self._enqueue(tid)  # in flight at a crash (or ready): run it again
+        self._resolve_waiting()
         for tid in list(self.state.tasks):  # considering may add map sub-tasks
             if self.state.tasks[tid].status == PENDING:
                 self._consider(tid)
@@ -454,6 +667,9 @@ class RunDriver:
         while True:
             await self._start_ready(tg)
             await self.flush()
+            if self.replans.wanted:
+                await self._replan()
+                continue
             if not self._running:
                 break
             item = await self._done.get()
@@ -499,6 +715,10 @@ class RunDriver:
             message = f"task {failed[0]!r} failed: {first.message if first else 'unknown'}"
             self.emit(RunFailed, reason="error", message=message, failed_tasks=failed)
             return
+        waiting = [tid for tid, st in self.state.tasks.items() if st.status == WAITING]
+        if waiting:  # park: the journal holds everything needed to continue
+            self.emit(RunWaiting, tasks=waiting, message=approvals.waiting_message(self.state))
+            return
         unsettled = [
             tid
             for tid, st in self.state.tasks.items()
@@ -518,11 +738,9 @@ class RunDriver:
             if st.status != SUCCEEDED and st.task.parent is None
         ]
         if missing:
+            errors, reason = describe_missing(self.state, missing)
             self.emit(
-                RunPartiallySucceeded,
-                output=output,
-                missing=missing,
-                reason="optional tasks did not succeed: " + ", ".join(missing),
+                RunPartiallySucceeded, output=output, missing=missing, reason=reason, errors=errors
             )
         else:
             self.emit(RunSucceeded, output=output)

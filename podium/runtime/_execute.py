@@ -18,9 +18,15 @@ from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
 from podium.context import ContextPolicy, ContextView, PendingWrite
 from podium.events import ErrorInfo, Usage
 from podium.exceptions import OutputValidationError, PodiumError, TaskError
+from podium.models._errors import ProviderError
+from podium.models._prices import PriceTable
 from podium.plan import Task, TemplateError, render
-from podium.routing import Router
-from podium.runtime._state import RunState
+from podium.policy import ApprovalNeeded, ApprovalRequest, Policy
+from podium.reliability._retry import retry_note
+from podium.routing import LearningRouter, Router, task_kind
+from podium.runtime._approvals import ApprovalGate
+from podium.runtime._state import FAILED, SUCCEEDED, RunState
+from podium.store import Outcome
 from podium.tools import result_text
 from podium.verify import validate_output
 
@@ -43,13 +49,17 @@ class Attempt:
 
 @dataclass(slots=True)
 class AttemptResult:
-    """What an attempt produced: an output and context writes, or an error."""
+    """What an attempt produced: an output and context writes, or an error, or (`approval`)
+    an action that waits for a human."""
 
     attempt: Attempt
     output: JSON = None
     error: ErrorInfo | None = None
     writes: Sequence[PendingWrite] = ()
     usage: Usage | None = None
+    approval: ApprovalRequest | None = None
+    final_agent: str | None = None
+    """The agent that finished the task when a handoff moved it off `attempt.agent`."""
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
@@ -59,11 +69,24 @@ def error_info(exc: BaseException) -> ErrorInfo:
             type=exc.kind, message=str(exc), retryable=exc.retryable, raw_output=exc.raw_output
         )
     if isinstance(exc, TaskError):
-        return ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
+        return ErrorInfo(
+            type=exc.kind,
+            message=str(exc),
+            retryable=exc.retryable,
+            retry_after_s=getattr(exc, "retry_after_s", None),
+        )
+    if isinstance(exc, ProviderError):
+        return ErrorInfo(
+            type=type(exc).__name__,
+            message=str(exc),
+            retryable=exc.retryable,
+            retry_after_s=getattr(exc, "retry_after_s", None),
+        )
     if isinstance(exc, TimeoutError):
         return ErrorInfo(type="timeout", message=str(exc) or "timed out", retryable=True)
-    if isinstance(exc, PodiumError):
-        return ErrorInfo(type=type(exc).__name__, message=str(exc), retryable=True)
+    if isinstance(exc, PodiumError):  # a class may say it is never retried (retryable = False)
+        retryable = bool(getattr(exc, "retryable", True))
+        return ErrorInfo(type=type(exc).__name__, message=str(exc), retryable=retryable)
     return ErrorInfo(
         type=type(exc).__name__, message=f"{type(exc).__name__}: {exc}", retryable=True
     )
@@ -71,12 +94,21 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 @dataclass(slots=True)
 class TaskRunner:
-    """Runs attempts on the agents of a run."""
+    """Runs attempts on the agents of a run, and collects the final outcomes of its tasks."""
 
     agents: Mapping[str, Agent]
     router: Router
     pool: Executor
     context_policy: ContextPolicy = field(default_factory=ContextPolicy)
+    policy: Policy = field(default_factory=Policy)
+    outcomes: list[Outcome] = field(default_factory=list)
+    _learner: LearningRouter | None = field(init=False, default=None, repr=False)
+    prices: PriceTable | None = None
+    """What model calls cost (``None``: the built-in table; the orchestrator sets the run's)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.router, LearningRouter):
+            self._learner = self.router
 
     def assign(
         self, task: Task, has_room: Callable[[str], bool]
@@ -87,10 +119,42 @@ class TaskRunner:
             return None
         return decision.agent, decision.reason, decision.candidates
 
-    def _call(self, attempt: Attempt, state: RunState, view: ContextView) -> TaskCall:
-        task = attempt.task
+    def observe(self, attempt: Attempt, state: RunState) -> None:
+        """Collect the task's outcome, and tell a learning router, once it is final.
+
+        The driver calls this after recording each attempt; a task that will be retried has no
+        outcome yet. The outcome goes to the agent of the final attempt, with the cost of all
+        attempts (``None`` when the agent reports no usage) and the final attempt's latency.
+        """
+        st = state.tasks[attempt.task.id]
+        if st.status not in (SUCCEEDED, FAILED):
+            return
+        succeeded = st.status == SUCCEEDED
+        usage = st.usage
+        reported = usage.cost_usd > 0 or usage.input_tokens > 0 or usage.output_tokens > 0
+        checks: bool | None = None
+        if attempt.task.output_schema is not None:
+            if succeeded:
+                checks = True
+            elif st.error is not None and st.error.type == "output_invalid":
+                checks = False
+        started, ended = st.started_ts, st.ended_ts
+        outcome = Outcome(
+            kind=task_kind(attempt.task),
+            agent=attempt.agent,
+            success=succeeded,
+            checks_passed=checks,
+            cost_usd=usage.cost_usd if reported else None,
+            latency_s=max(0.0, ended - started) if started is not None and ended else 0.0,
+            ts=ended or 0.0,
+        )
+        self.outcomes.append(outcome)
+        if self._learner is not None:
+            self._learner.observe(outcome)
+
+    def instruction(self, task: Task, state: RunState) -> str:
+        """The task's instruction as its agent gets it (before any note about a retry)."""
         run_inputs = state.submitted.inputs if state.submitted else {}
-        needed = {dep: state.tasks[dep].output for dep in task.needs}
         refs = task.referenced_tasks() if "{{" in task.instruction else ()
         outputs = {tid: state.tasks[tid].output for tid in refs if tid in state.tasks}
         scope = {"inputs": run_inputs, "tasks": outputs, "item": task.item}
@@ -100,14 +164,18 @@ class TaskRunner:
             raise TaskError(f"task {task.id!r}: {exc}", kind="template", retryable=False) from None
         if not isinstance(instruction, str):
             instruction = render(task.instruction + " ", scope).rstrip()
-        explicit = "{{" in task.instruction
         if task.parent is not None and "item" not in task.instruction:
             instruction += "\n\nItem: " + result_text(task.item)
+        return str(instruction)
+
+    def _call(self, attempt: Attempt, state: RunState, view: ContextView) -> TaskCall:
+        task = attempt.task
+        run_inputs = state.submitted.inputs if state.submitted else {}
+        needed = {dep: state.tasks[dep].output for dep in task.needs}
+        instruction = self.instruction(task, state)
+        explicit = "{{" in task.instruction
         if attempt.previous_error is not None:
-            instruction += (
-                f"\n\n(Attempt {attempt.attempt}; the previous attempt failed: "
-                f"{attempt.previous_error.message})"
-            )
+            instruction += retry_note(attempt.attempt, attempt.previous_error)
         return TaskCall(
             run_id=state.run_id,
             task_id=task.id,
@@ -123,17 +191,33 @@ class TaskRunner:
             explicit_inputs=explicit,
         )
 
-    async def run(self, attempt: Attempt, state: RunState, emit: EmitNow) -> AttemptResult:
-        """Run one attempt; every failure becomes an `AttemptResult` with a typed error."""
+    async def run(
+        self, attempt: Attempt, state: RunState, emit: EmitNow, *, agent: Agent | None = None
+    ) -> AttemptResult:
+        """Run one attempt; every failure becomes an `AttemptResult` with a typed error.
+
+        `agent` stands in for the attempt's agent (a wrapper may pass it with its model and
+        tools wrapped).
+        """
         task = attempt.task
         view = ContextView(state.board, task=task.id, reads=task.reads)
         try:
             call = self._call(attempt, state, view)
-            agent = self.agents[attempt.agent]
+            if agent is None:
+                agent = self.agents[attempt.agent]
             if agent.function is not None:
                 work = run_function_agent(agent, call, self.pool)
             else:
-                work = ModelAgentLoop(agent, call, emit).run()
+                gate = ApprovalGate(state, self.policy, task.id)
+                work = ModelAgentLoop(
+                    agent,
+                    call,
+                    emit,
+                    gate=gate,
+                    agents=self.agents,
+                    prices=self.prices,
+                    prepare=lambda target: self.handoff_agent(target, attempt),
+                ).run()
             if task.timeout_s is None:
                 outcome = await work
             else:
@@ -143,6 +227,8 @@ class TaskRunner:
                 validate_output(outcome.output, task.output_schema)
         except asyncio.CancelledError:
             raise
+        except ApprovalNeeded as signal:
+            return AttemptResult(attempt, approval=signal.request)
         except TimeoutError:
             return AttemptResult(
                 attempt,
@@ -155,4 +241,13 @@ class TaskRunner:
         except Exception as exc:
             log.debug("task %s attempt %d failed", task.id, attempt.attempt, exc_info=True)
             return AttemptResult(attempt, error=error_info(exc))
-        return AttemptResult(attempt, output=outcome.output, writes=view.pending)
+        return AttemptResult(
+            attempt, output=outcome.output, writes=view.pending, final_agent=outcome.agent
+        )
+
+    def handoff_agent(self, agent: Agent, attempt: Attempt) -> Agent:
+        """The agent a handoff within `attempt` goes to, as the attempt will run it.
+
+        A runner that wraps the attempt's agent (its model, its tools) wraps the target here too.
+        """
+        return agent

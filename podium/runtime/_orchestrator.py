@@ -5,25 +5,35 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from podium.agents import Agent, agent_table
+from podium.agents._handoff import check_handoffs
 from podium.events import AnyEvent, PlanAccepted, RunSubmitted
 from podium.exceptions import ConfigError, RunNotFound
+from podium.models._prices import PriceTable, default_prices
 from podium.plan import Plan, check_plan
+from podium.plan._planner import Planner
 from podium.plan._workflow import Workflow
-from podium.routing import CapabilityRouter, Router
+from podium.policy import Approval, Policy
+from podium.reliability import Breakers, Budget, Clock, Guards, Reliability, as_clock
+from podium.routing import LearningRouter, Router, ScoringRouter
+from podium.runtime._approvals import pending_approvals, record_decision
 from podium.runtime._driver import RunDriver
-from podium.runtime._execute import TaskRunner
+from podium.runtime._planning import goal_of, plan_goal, planner_for, replanning
+from podium.runtime._replay import Cassette, as_cassette
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
-from podium.store import Store, open_store
+from podium.runtime._supervise import ReliableRunner, recorded_limits, supervise
+from podium.store import Outcome, Store, open_store
 
 JSON = Any
 EventCallback = Callable[[AnyEvent], None] | Callable[[AnyEvent], Awaitable[None]]
@@ -37,15 +47,25 @@ class Limits:
         max_concurrency: task attempts running at once in one run.
         timeout_s: wall time a run may take (per drive: a resumed run gets it afresh).
         threads: size of the thread pool that runs synchronous agents.
+        budget: tokens, dollars, wall time and steps a run may spend (a task's own `budget`
+            limits it and its map children).
+        guards: loop and stall guards.
+        max_tasks: tasks a run's plan may grow to (map fan-out, re-plans); past it the run
+            fails with reason ``limit``.
     """
 
     max_concurrency: int = 64
     timeout_s: float | None = None
     threads: int = min(32, (os.cpu_count() or 1) + 4)
+    budget: Budget | None = None
+    guards: Guards = field(default_factory=Guards)
+    max_tasks: int = 10_000
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
             raise ConfigError("Limits.max_concurrency must be at least 1")
+        if self.max_tasks < 1:
+            raise ConfigError("Limits.max_tasks must be at least 1")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise ConfigError("Limits.timeout_s must be positive")
 
@@ -60,6 +80,9 @@ WorkflowLoader = Callable[[Mapping[str, JSON]], Workflow]
 
 def _load_recorded(recorded: Mapping[str, JSON]) -> Workflow:
     text = recorded.get("text")
+    team = bool(recorded.get("agents_file"))  # a goal's team: its plan is in the journal
+    if not isinstance(text, str) and team:
+        return Workflow(name=str(recorded.get("name", "goal")), plan=Plan([]))
     if not isinstance(text, str):
         raise ConfigError(
             "this run was submitted from Python, not from a workflow file: pass the same "
@@ -67,7 +90,9 @@ def _load_recorded(recorded: Mapping[str, JSON]) -> Workflow:
         )
     from podium.plan import load_workflow_text
 
-    return load_workflow_text(text, path=recorded.get("path"))
+    workflow = load_workflow_text(text, path=recorded.get("path"), require_tasks=not team)
+    model = recorded.get("model")
+    return workflow.with_model(model) if isinstance(model, str) else workflow
 
 
 class Orchestrator:
@@ -77,8 +102,22 @@ class Orchestrator:
         agents: agents available to every run (a workflow may bring more).
         store: a `Store`, or a store URL (default: ``PODIUM_STORE`` or ``podium.db``).
         limits: concurrency, timeout and thread-pool limits.
-        router: chooses agents for tasks that name a capability.
-        clock: the time source of event timestamps.
+        router: chooses agents for tasks that name a capability (default: a `ScoringRouter`,
+            which learns from the outcomes recorded in the store).
+        policy: which actions wait for a person's approval (default: `Policy()`: irreversible
+            tool calls and tasks marked ``approval: required`` or ``risk: high``); a workflow's
+            own policy takes precedence.
+        reliability: retries, circuit breakers, call timeouts and rate limits.
+        clock: the time source of event timestamps: a `podium.reliability.Clock` (what retry
+            delays, breaker cooldowns and call timeouts also wait on) or a ``() -> float``.
+        prices: what model calls cost (default: `podium.models.default_prices`, the built-in
+            table with ``PODIUM_PRICES`` on top); a workflow's own ``prices`` go on top of it.
+        record: record every model and tool exchange of the run into this cassette (a path or
+            a `Cassette`; see `podium.runtime.Cassette`).
+        replay: replay the run from this cassette: no model is called and no tool runs.
+        planner: plans runs given a goal and re-plans failed branches (default: a workflow's
+            own `planner`, else for a goal `Planner()` on ``local:smollm2``; without one, a
+            workflow's failed branches are not re-planned).
 
     Use it as an async context manager, or call `close()` when done.
 
@@ -86,6 +125,7 @@ class Orchestrator:
         ```python
         async with Orchestrator(store="memory://") as orch:
             result = await orch.run(workflow, inputs={"topic": "tides"})
+            planned = await orch.run(team, goal="Summarise the causes of spring tides")
         ```
     """
 
@@ -96,14 +136,31 @@ class Orchestrator:
         store: Store | str | None = None,
         limits: Limits | None = None,
         router: Router | None = None,
-        clock: Callable[[], float] = time.time,
+        policy: Policy | None = None,
+        reliability: Reliability | None = None,
+        clock: Callable[[], float] | Clock = time.time,
         workflow_loader: WorkflowLoader = _load_recorded,
+        prices: PriceTable | None = None,
+        record: Cassette | str | Path | None = None,
+        replay: Cassette | str | Path | None = None,
+        planner: Planner | None = None,
     ) -> None:
+        self.planner = planner
+        if record is not None and replay is not None:
+            raise ConfigError("give `record` or `replay`, not both")
+        self.cassette = as_cassette(record, "record") or as_cassette(replay, "replay")
+        self.prices = prices if prices is not None else default_prices()
         self.agents = agent_table(agents)
         self.store: Store = open_store(store) if store is None or isinstance(store, str) else store
         self.limits = limits or Limits()
-        self.router: Router = router or CapabilityRouter()
-        self.clock = clock
+        self.router: Router = router or ScoringRouter()
+        self.policy = policy or Policy()
+        self._clock = as_clock(clock)
+        self.clock: Callable[[], float] = clock.time if isinstance(clock, Clock) else clock
+        self.reliability = reliability or Reliability()
+        policy_b = self.reliability.breakers
+        self.breakers = Breakers(policy_b, self._clock) if policy_b is not None else None
+        self._rng = random.Random(self.reliability.seed)
         self._load_recorded = workflow_loader
         self._pool: ThreadPoolExecutor | None = None
         self._opened = False
@@ -144,6 +201,7 @@ class Orchestrator:
                     f"agent {agent.name!r} is defined by both the workflow and the orchestrator"
                 )
             table[agent.name] = agent
+        check_handoffs(table)
         return table
 
     def _validate(self, workflow: Workflow, agents: Mapping[str, Agent]) -> None:
@@ -163,14 +221,24 @@ class Orchestrator:
 
     async def run(
         self,
-        workflow: Workflow | Plan,
+        workflow: Workflow | Plan | str,
         *,
+        goal: str | None = None,
+        planner: Planner | None = None,
         inputs: Mapping[str, JSON] | None = None,
         run_id: str | None = None,
         timeout_s: float | None = None,
+        budget: Budget | None = None,
         on_event: EventCallback | None = None,
     ) -> RunResult:
-        """Validate, submit and run a workflow to its end.
+        """Validate, submit and run a workflow to its end; or plan a goal first, then run it.
+
+        ``run("a goal")`` plans the goal for the orchestrator's agents; ``run(team,
+        goal="a goal")`` for the agents of `team`, an agents file (a workflow without tasks:
+        ``load_workflow(path, require_tasks=False)``). The planner is `planner`, else the
+        team's, else the orchestrator's, else `Planner()`. The goal is the run input ``goal``.
+
+        `timeout_s` and `budget` override the orchestrator's `Limits` for this run.
 
         With a `run_id` that already exists, nothing new starts: a finished run's result is
         returned and an unfinished one is continued.
@@ -179,10 +247,21 @@ class Orchestrator:
             PlanValidationError: the plan has problems (all listed).
             ConfigError: bad inputs or agents.
         """
-        wf = workflow if isinstance(workflow, Workflow) else Workflow(name="plan", plan=workflow)
+        wf, goal = goal_of(workflow, goal)
         agents = self._agents_for(wf)
-        self._validate(wf, agents)
+        chosen = planner_for(planner, wf.planner, self.planner, goal=goal is not None)
+        if goal is None:
+            self._validate(wf, agents)
+        elif chosen is not None:
+            chosen.resolved_model()  # a model that cannot be had fails before submitting
+        if len(wf.plan) > self.limits.max_tasks:
+            raise ConfigError(
+                f"workflow {wf.name!r} has {len(wf.plan)} tasks, more than "
+                f"Limits.max_tasks={self.limits.max_tasks}"
+            )
         bound = wf.bind_inputs(inputs or {})
+        if goal is not None:
+            bound.setdefault("goal", goal)
         await self.open()
         run_id = run_id or new_run_id()
         timeout = timeout_s if timeout_s is not None else self.limits.timeout_s
@@ -192,12 +271,13 @@ class Orchestrator:
             ts=self.clock(),
             inputs=bound,
             workflow=wf.source(),
-            limits={"timeout_s": timeout} if timeout is not None else {},
+            limits=recorded_limits(timeout, budget or self.limits.budget, self.limits.guards),
+            goal=goal,
         )
         if not await self.store.create_run(run_id, submitted, name=wf.name):
-            return await self.resume(run_id, workflow=wf, on_event=on_event)
+            return await self.resume(run_id, workflow=wf, on_event=on_event, planner=planner)
         state = RunState.from_events(run_id, [submitted])
-        return await self._drive(state, wf, agents, on_event)
+        return await self._drive(state, wf, agents, on_event, chosen)
 
     async def resume(
         self,
@@ -205,6 +285,7 @@ class Orchestrator:
         *,
         workflow: Workflow | None = None,
         on_event: EventCallback | None = None,
+        planner: Planner | None = None,
     ) -> RunResult:
         """Continue a run from its journal; tasks that succeeded are never run again.
 
@@ -214,10 +295,12 @@ class Orchestrator:
         state = RunState.from_events(run_id, await self.store.load(run_id))
         if state.finished:
             return RunResult.from_state(state)
+        assert state.submitted is not None
         if workflow is None:
-            assert state.submitted is not None
             workflow = self._load_recorded(state.submitted.workflow)
-        return await self._drive(state, workflow, self._agents_for(workflow), on_event)
+        goal = state.submitted.goal is not None
+        chosen = planner_for(planner, workflow.planner, self.planner, goal=goal)
+        return await self._drive(state, workflow, self._agents_for(workflow), on_event, chosen)
 
     async def _drive(
         self,
@@ -225,13 +308,34 @@ class Orchestrator:
         workflow: Workflow,
         agents: dict[str, Agent],
         on_event: EventCallback | None,
+        planner: Planner | None = None,
     ) -> RunResult:
         assert self._pool is not None
-        runner = TaskRunner(
+        if isinstance(self.router, LearningRouter):
+            await self.router.prepare(self.store)  # route by what earlier runs learned
+        runner = ReliableRunner(
             agents=agents, router=self.router, pool=self._pool, context_policy=workflow.context
         )
+        runner.policy = workflow.policy or self.policy
+        runner.prices = (
+            self.prices.with_overrides(workflow.prices) if workflow.prices else self.prices
+        )
+        if self.cassette is not None:
+            runner = self.cassette.runner(runner)
         if on_event is not None and state.submitted is not None and state.plan is None:
             await _deliver(on_event, state.submitted)
+        goal = state.submitted is not None and state.submitted.goal is not None
+        if state.plan is None and goal and planner is not None:
+            await plan_goal(
+                state,
+                planner=planner,
+                agents=agents,
+                store=self.store,
+                clock=self.clock,
+                on_event=on_event,
+            )
+            if state.finished:  # answered directly, or no plan
+                return RunResult.from_state(state, now=self.clock())
         if state.plan is None:
             plan = workflow.plan
             accepted = PlanAccepted(
@@ -256,6 +360,17 @@ class Orchestrator:
             },
             listeners=[] if on_event is None else [on_event],
             clock=self.clock,
+            supervisor=supervise(
+                runner,
+                state,
+                reliability=self.reliability,
+                breakers=self.breakers,
+                clock=self._clock,
+                rng=self._rng,
+            ),
+            **replanning(planner, agents),
+            max_tasks=self.limits.max_tasks,
+            reuse_answers=goal,
         )
         timeout = state.submitted.limits.get("timeout_s") if state.submitted else None
         loop = asyncio.get_running_loop()
@@ -267,11 +382,21 @@ class Orchestrator:
         self._drivers[state.run_id] = driver
         try:
             await driver.drive()
+            await self._save_outcomes(runner.outcomes)
         finally:
             self._drivers.pop(state.run_id, None)
             if handle is not None:
                 handle.cancel()
         return RunResult.from_state(state, now=self.clock())
+
+    async def _save_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Add a run's task outcomes to the store's statistics, for the runs after it."""
+        if not outcomes:
+            return
+        if isinstance(self.router, LearningRouter):
+            await self.router.save(self.store, outcomes)
+        else:
+            await self.store.record_outcomes(outcomes)
 
     # -- controlling and reading ------------------------------------------------------------
 
@@ -299,15 +424,83 @@ class Orchestrator:
             raise RunNotFound(f"no run {run_id!r} in this store")
         return RunResult.from_state(state, now=self.clock())
 
+    # -- approvals ----------------------------------------------------------------------------
+
+    async def approvals(self, *, limit: int = 1000) -> list[Approval]:
+        """What parked runs wait for: pending approvals, oldest first.
+
+        Requests found expired are recorded as rejected (reason ``expired``) and left out.
+        """
+        await self.open()
+        return await pending_approvals(self.store, now=self.clock(), limit=limit)
+
+    async def approve(
+        self,
+        run_id: str,
+        task: str | None = None,
+        *,
+        by: str,
+        comment: str | None = None,
+        workflow: Workflow | None = None,
+        resume: bool = True,
+    ) -> RunResult:
+        """Approve what a parked run waits for (on `task`, when it waits on several), then
+        resume it; the approved action goes through when the task runs again.
+
+        Raises:
+            ConfigError: the run waits for no such approval.
+            RunError: the run is not parked (it is being driven, or died before it parked).
+            ApprovalDenied: the request had expired; it is recorded as rejected instead.
+        """
+        return await self._decide(
+            run_id, task, granted=True, by=by, comment=comment, workflow=workflow, resume=resume
+        )
+
+    async def reject(
+        self,
+        run_id: str,
+        task: str | None = None,
+        *,
+        by: str,
+        comment: str | None = None,
+        workflow: Workflow | None = None,
+        resume: bool = True,
+    ) -> RunResult:
+        """Reject what a parked run waits for, then resume it: the task fails with
+        `ApprovalDenied` (never retried) and the run handles that like any failure."""
+        return await self._decide(
+            run_id, task, granted=False, by=by, comment=comment, workflow=workflow, resume=resume
+        )
+
+    async def _decide(
+        self,
+        run_id: str,
+        task: str | None,
+        *,
+        granted: bool,
+        by: str,
+        comment: str | None,
+        workflow: Workflow | None,
+        resume: bool,
+    ) -> RunResult:
+        await self.open()
+        await record_decision(
+            self.store, run_id, task, granted=granted, by=by, comment=comment, now=self.clock
+        )
+        if not resume:
+            return await self.result(run_id)
+        return await self.resume(run_id, workflow=workflow)
+
     async def stream(
         self,
-        workflow: Workflow | Plan,
+        workflow: Workflow | Plan | str,
         *,
+        goal: str | None = None,
         inputs: Mapping[str, JSON] | None = None,
         run_id: str | None = None,
         max_buffer: int = 1024,
     ) -> AsyncIterator[AnyEvent]:
-        """Run a workflow and yield its events as they are journaled.
+        """Run a workflow (or a goal, as `run` does) and yield its events as they are journaled.
 
         The buffer is bounded: a consumer slower than the run slows the run down.
         """
@@ -315,7 +508,9 @@ class Orchestrator:
 
         async def runner() -> None:
             try:
-                await self.run(workflow, inputs=inputs, run_id=run_id, on_event=queue.put)
+                await self.run(
+                    workflow, goal=goal, inputs=inputs, run_id=run_id, on_event=queue.put
+                )
             finally:
                 await queue.put(None)
 

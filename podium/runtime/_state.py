@@ -14,16 +14,24 @@ import msgspec
 from podium.context import Blackboard, Entry
 from podium.events import (
     AnyEvent,
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequested,
     ContextWritten,
     ErrorInfo,
     ModelCalled,
     PlanAccepted,
     PlanExtended,
+    PlanFallback,
+    PlanProposed,
+    PlanRevised,
     RunCancelled,
     RunFailed,
     RunPartiallySucceeded,
+    RunResumed,
     RunSubmitted,
     RunSucceeded,
+    RunWaiting,
     TaskAssigned,
     TaskFailed,
     TaskReady,
@@ -35,6 +43,7 @@ from podium.events import (
     Usage,
 )
 from podium.plan import Plan, Task, task_from_data
+from podium.policy import ApprovalBook
 
 JSON = Any
 
@@ -47,6 +56,8 @@ PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
     "skipped",
 )
 TERMINAL = frozenset({SUCCEEDED, FAILED, SKIPPED})
+WAITING = "waiting"
+"""A task whose next step waits for a human's approval (see `RunState.approvals`)."""
 
 
 class TaskState:
@@ -54,14 +65,18 @@ class TaskState:
 
     __slots__ = (
         "agent",
+        "agent_failures",
         "attempts",
         "ended_ts",
         "error",
         "failures",
         "output",
+        "retry_at",
         "started_ts",
         "status",
+        "steps",
         "task",
+        "tried",
         "usage",
     )
 
@@ -76,6 +91,14 @@ class TaskState:
         self.started_ts: float | None = None
         self.ended_ts: float | None = None
         self.usage = Usage()
+        self.agent_failures = 0
+        """Failed attempts on the current agent (a backup starts again from 0)."""
+        self.tried: list[str] = []
+        """Every agent the task was assigned to, in order."""
+        self.retry_at: float | None = None
+        """When the next attempt may start (a `TaskRetrying` delay)."""
+        self.steps = 0
+        """Model calls and tool calls made by its attempts."""
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -107,6 +130,17 @@ class RunState:
         self.missing: list[str] = []
         self.failed_tasks: list[str] = []
         self.expanded: set[str] = set()
+        self.steps = 0
+        """Model calls and tool calls in the run."""
+        self.progress_step = 0
+        """`steps` when the run last wrote context or finished a task (for the stall guard)."""
+        self.approvals = ApprovalBook()
+        self.effects: dict[str, JSON] = {}
+        """Results of completed side-effecting tool calls, by idempotency key."""
+        self.revised: dict[str, str] = {}
+        """Re-planned task → the new task whose output becomes its output (`PlanRevised`)."""
+        self.replans = 0
+        """Branches re-planned so far."""
 
     @classmethod
     def from_events(cls, run_id: str, events: Iterable[AnyEvent]) -> RunState:
@@ -151,7 +185,12 @@ class RunState:
         self.tasks[ev.task].status = READY
 
     def _assigned(self, ev: TaskAssigned) -> None:
-        self.tasks[ev.task].agent = ev.agent
+        ts = self.tasks[ev.task]
+        if ev.agent != ts.agent:
+            ts.agent_failures = 0
+        ts.agent = ev.agent
+        if ev.agent not in ts.tried:
+            ts.tried.append(ev.agent)
 
     def _started(self, ev: TaskStarted) -> None:
         ts = self.tasks[ev.task]
@@ -169,11 +208,14 @@ class RunState:
             input_tokens=ev.input_tokens, output_tokens=ev.output_tokens, cost_usd=ev.cost_usd
         )
         self.usage.add(used)
+        self.steps += 1
         task = self.tasks.get(ev.task)
         if task is not None:
             task.usage.add(used)
+            task.steps += 1
 
     def _context(self, ev: ContextWritten) -> None:
+        self.progress_step = self.steps
         self.board.add(
             Entry(
                 key=ev.key,
@@ -190,6 +232,7 @@ class RunState:
     def _succeeded(self, ev: TaskSucceeded) -> None:
         ts = self.tasks[ev.task]
         ts.status = SUCCEEDED
+        self.progress_step = self.steps
         ts.output = ev.output
         ts.error = None
         ts.ended_ts = ev.ts
@@ -200,6 +243,7 @@ class RunState:
     def _failed(self, ev: TaskFailed) -> None:
         ts = self.tasks[ev.task]
         ts.failures += 1
+        ts.agent_failures += 1
         ts.error = ev.error
         self._usage(ts, ev.usage)
         if ev.final:
@@ -209,7 +253,9 @@ class RunState:
             ts.status = READY
 
     def _retrying(self, ev: TaskRetrying) -> None:
-        self.tasks[ev.task].status = READY
+        ts = self.tasks[ev.task]
+        ts.status = READY
+        ts.retry_at = ev.ts + ev.delay_s if ev.delay_s > 0 else None
 
     def _skipped(self, ev: TaskSkipped) -> None:
         ts = self.tasks[ev.task]
@@ -241,8 +287,59 @@ class RunState:
         self.reason = ev.reason
 
 
-def _tool(_state: RunState, _ev: ToolCalled) -> None:
-    return None
+def _tool(state: RunState, ev: ToolCalled) -> None:
+    state.steps += 1
+    task = state.tasks.get(ev.task)
+    if task is not None:
+        task.steps += 1
+    if ev.effect != "read" and ev.error is None and ev.idempotency_key:
+        state.effects[ev.idempotency_key] = ev.result
+
+
+def _approval_requested(state: RunState, ev: ApprovalRequested) -> None:
+    state.approvals.request(ev)
+    task = state.tasks.get(ev.task)
+    if task is not None:
+        task.status = WAITING
+
+
+def _approval_decided(state: RunState, ev: ApprovalGranted | ApprovalRejected) -> None:
+    state.approvals.decide(ev)  # the task stays waiting until the scheduler acts on it
+
+
+def _run_waiting(state: RunState, ev: RunWaiting) -> None:
+    state.status = "waiting"
+    state.reason = "approval"
+    state.message = ev.message
+
+
+def _run_resumed(state: RunState, _ev: RunResumed) -> None:
+    state.status = "running"
+    state.reason = state.message = ""
+
+
+def _plan_proposed(state: RunState, ev: PlanProposed) -> None:
+    """The planner's tokens count in the run's usage."""
+    state.usage.add(Usage(input_tokens=ev.input_tokens, output_tokens=ev.output_tokens))
+
+
+def _plan_fallback(_state: RunState, _ev: PlanFallback) -> None:
+    return None  # the plan it led to is recorded by `PlanAccepted` or `PlanRevised`
+
+
+def _plan_revised(state: RunState, ev: PlanRevised) -> None:
+    """New tasks join the plan; each replaced task waits again, for the new output."""
+    assert state.plan is not None
+    tasks = [task_from_data(d) for d in ev.tasks]
+    state.plan.add(tasks)
+    for t in tasks:
+        state.tasks[t.id] = TaskState(t)
+    for tid in ev.replaced:
+        ts = state.tasks[tid]
+        ts.status = PENDING
+        ts.ended_ts = None
+        state.revised[tid] = ev.output_task or tasks[-1].id
+    state.replans += 1
 
 
 _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
@@ -263,4 +360,12 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     RunPartiallySucceeded: RunState._run_partial,
     RunFailed: RunState._run_failed,
     RunCancelled: RunState._run_cancelled,
+    ApprovalRequested: _approval_requested,
+    ApprovalGranted: _approval_decided,
+    ApprovalRejected: _approval_decided,
+    RunWaiting: _run_waiting,
+    RunResumed: _run_resumed,
+    PlanProposed: _plan_proposed,
+    PlanFallback: _plan_fallback,
+    PlanRevised: _plan_revised,
 }

@@ -6,6 +6,7 @@ import os
 
 from podium.exceptions import ConfigError
 from podium.store._memory import MemoryStore
+from podium.store._outcomes import Outcome, OutcomeStats
 from podium.store._protocol import RunInfo, Store, status_after
 
 DEFAULT_STORE = "sqlite:///podium.db"
@@ -40,4 +41,13 @@ def open_store(url: str | None = None) -> Store:
     )
 
 
-__all__ = ["DEFAULT_STORE", "MemoryStore", "RunInfo", "Store", "open_store", "status_after"]
+__all__ = [
+    "DEFAULT_STORE",
+    "MemoryStore",
+    "Outcome",
+    "OutcomeStats",
+    "RunInfo",
+    "Store",
+    "open_store",
+    "status_after",
+]

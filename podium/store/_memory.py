@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from podium.events import AnyEvent, Event, RunSubmitted
+from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted
 from podium.exceptions import JournalConflict, RunNotFound
-from podium.store._protocol import RunInfo, status_after
+from podium.store._outcomes import Outcome, OutcomeStats, aggregate
+from podium.store._protocol import RunInfo, pending_requests, status_after
 
 
 class _Row:
@@ -28,6 +29,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._journals: dict[str, list[AnyEvent]] = {}
         self._runs: dict[str, _Row] = {}
+        self._outcomes: dict[tuple[str, str], OutcomeStats] = {}
 
     async def open(self) -> None:
         return None
@@ -84,3 +86,22 @@ class MemoryStore:
     async def list_runs(self, *, limit: int = 100) -> list[RunInfo]:
         runs = sorted(self._runs.items(), key=lambda r: r[1].created_at, reverse=True)
         return [self._info(run_id, row) for run_id, row in runs[:limit]]
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        for key, stats in aggregate(outcomes).items():
+            before = self._outcomes.get(key)
+            self._outcomes[key] = stats if before is None else before.plus(stats)
+
+    async def outcome_stats(self, *, kinds: Collection[str] | None = None) -> list[OutcomeStats]:
+        wanted = None if kinds is None else set(kinds)
+        return [
+            stats
+            for key, stats in sorted(self._outcomes.items())
+            if wanted is None or key[0] in wanted
+        ]
+
+    async def pending_approvals(self, *, limit: int = 1000) -> list[ApprovalRequested]:
+        waiting = [run_id for run_id, row in self._runs.items() if row.status == "waiting"]
+        return pending_requests(
+            (ev for run_id in waiting for ev in self._journals[run_id]), limit=limit
+        )

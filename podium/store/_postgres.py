@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString
 
@@ -19,9 +19,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from podium.events import AnyEvent, Event, RunSubmitted, decode_many, encode
+from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many, encode
 from podium.exceptions import JournalConflict, RunNotFound, StoreError
-from podium.store._protocol import RunInfo, status_after
+from podium.store._outcomes import Outcome, OutcomeStats, aggregate
+from podium.store._protocol import APPROVAL_PREFIX, RunInfo, pending_requests, status_after
 
 _SCHEMA: tuple[LiteralString, ...] = (
     # Serialises schema creation: two processes racing on CREATE TABLE IF NOT EXISTS can both
@@ -41,6 +42,19 @@ _SCHEMA: tuple[LiteralString, ...] = (
         seq INTEGER NOT NULL,
         data BYTEA NOT NULL,
         PRIMARY KEY (run_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS outcomes (
+        kind TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        runs BIGINT NOT NULL,
+        successes BIGINT NOT NULL,
+        checked BIGINT NOT NULL,
+        checks_passed BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        cost_runs BIGINT NOT NULL,
+        latency_s DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (kind, agent)
     )""",
 )
 
@@ -75,6 +89,38 @@ _LIST_RUNS: LiteralString = (
     "SELECT run_id, status, name, created_at, updated_at, events FROM runs"
     " ORDER BY created_at DESC LIMIT %s"
 )
+# The approval events of the runs that wait: picked by their encoded prefix, so the rest of
+# each journal is neither decoded nor sent.
+_WAITING_APPROVALS: LiteralString = (
+    "SELECT e.data FROM runs AS r JOIN events AS e ON e.run_id = r.run_id"
+    " WHERE r.status = 'waiting' AND substring(e.data FROM 1 FOR %(n)s) = %(prefix)s"
+    " ORDER BY e.run_id, e.seq"
+)
+# One statement for a whole batch (its pairs are distinct: summed before), each pair's sums
+# growing in place; concurrent writers serialise on the pair's row.
+_ADD_OUTCOMES: LiteralString = """
+INSERT INTO outcomes (kind, agent, runs, successes, checked, checks_passed, cost_usd, cost_runs,
+    latency_s, updated_at)
+SELECT * FROM unnest(%(kind)s::text[], %(agent)s::text[], %(runs)s::bigint[],
+    %(successes)s::bigint[], %(checked)s::bigint[], %(checks_passed)s::bigint[],
+    %(cost_usd)s::float8[], %(cost_runs)s::bigint[], %(latency_s)s::float8[],
+    %(updated_at)s::float8[])
+ON CONFLICT (kind, agent) DO UPDATE SET
+    runs = outcomes.runs + excluded.runs,
+    successes = outcomes.successes + excluded.successes,
+    checked = outcomes.checked + excluded.checked,
+    checks_passed = outcomes.checks_passed + excluded.checks_passed,
+    cost_usd = outcomes.cost_usd + excluded.cost_usd,
+    cost_runs = outcomes.cost_runs + excluded.cost_runs,
+    latency_s = outcomes.latency_s + excluded.latency_s,
+    updated_at = greatest(outcomes.updated_at, excluded.updated_at)
+"""
+_OUTCOME_STATS: LiteralString = """
+SELECT kind, agent, runs, successes, checked, checks_passed, cost_usd, cost_runs, latency_s,
+    updated_at
+FROM outcomes WHERE %(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[])
+ORDER BY kind, agent
+"""
 
 
 class PostgresStore:
@@ -189,6 +235,29 @@ class PostgresStore:
             rows = await cur.fetchall()
         return [_run_info(row) for row in rows]
 
+    async def pending_approvals(self, *, limit: int = 1000) -> list[ApprovalRequested]:
+        params = {"n": len(APPROVAL_PREFIX), "prefix": APPROVAL_PREFIX}
+        async with self._connection("read") as conn:
+            cur = await conn.execute(_WAITING_APPROVALS, params, binary=True)
+            rows = await cur.fetchall()
+        events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
+        return pending_requests(events, limit=limit)
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        pairs = list(aggregate(outcomes).values())
+        if not pairs:
+            return
+        columns = {name: [getattr(p, name) for p in pairs] for name in _OUTCOME_FIELDS}
+        async with self._connection("record outcomes in") as conn:
+            await conn.execute(_ADD_OUTCOMES, columns)
+
+    async def outcome_stats(self, *, kinds: Collection[str] | None = None) -> list[OutcomeStats]:
+        wanted = None if kinds is None else sorted(set(kinds))
+        async with self._connection("read") as conn:
+            cur = await conn.execute(_OUTCOME_STATS, {"kinds": wanted})
+            rows = await cur.fetchall()
+        return [OutcomeStats(**dict(zip(_OUTCOME_FIELDS, row, strict=True))) for row in rows]
+
     @asynccontextmanager
     async def _connection(self, what: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """The connection, held alone; psycopg errors become `StoreError`s."""
@@ -200,6 +269,20 @@ class PostgresStore:
                 yield conn
             except psycopg.Error as exc:
                 raise StoreError(f"cannot {what} {self!r}: {exc}") from exc
+
+
+_OUTCOME_FIELDS = (
+    "kind",
+    "agent",
+    "runs",
+    "successes",
+    "checked",
+    "checks_passed",
+    "cost_usd",
+    "cost_runs",
+    "latency_s",
+    "updated_at",
+)
 
 
 def _run_info(row: tuple[Any, ...]) -> RunInfo:

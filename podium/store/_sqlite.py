@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from podium.events import AnyEvent, Event, RunSubmitted, decode_many, encode
+from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many, encode
 from podium.exceptions import JournalConflict, RunNotFound, StoreError
-from podium.store._protocol import RunInfo, status_after
+from podium.store._outcomes import Outcome, OutcomeStats, aggregate
+from podium.store._protocol import APPROVAL_PREFIX, RunInfo, pending_requests, status_after
 
-SCHEMA_VERSION = 1
-"""Kept in ``PRAGMA user_version``; bumped when the tables change."""
+SCHEMA_VERSION = 2
+"""Kept in ``PRAGMA user_version``; bumped when the tables change (2: the outcomes table)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +39,19 @@ CREATE TABLE IF NOT EXISTS events (
     data BLOB NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outcomes (
+    kind TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    runs INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    checked INTEGER NOT NULL,
+    checks_passed INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    cost_runs INTEGER NOT NULL,
+    latency_s REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, agent)
+) WITHOUT ROWID;
 """
 
 _INSERT_RUN = (
@@ -44,15 +59,40 @@ _INSERT_RUN = (
     " VALUES (?, 'running', ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING"
 )
 _INSERT_EVENT = "INSERT INTO events (run_id, seq, data) VALUES (?, ?, ?)"
-_UPDATE_RUN = (
-    "UPDATE runs SET status = coalesce(?, status), updated_at = ?, events = events + ?"
-    " WHERE run_id = ?"
-)
+# The run row is written only when the status changes: a row update on every append would add
+# a page to each commit. Its event count and last update are read off the journal instead.
+_UPDATE_RUN = "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?"
 _LOAD = "SELECT data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq"
 _RUN_EXISTS = "SELECT 1 FROM runs WHERE run_id = ?"
-_RUN_COLUMNS = "run_id, status, name, created_at, updated_at, events"
-_GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?"
-_LIST_RUNS = f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC LIMIT ?"
+_RUN_COLUMNS = (
+    "r.run_id, r.status, r.name, r.created_at,"
+    " max(r.updated_at, coalesce((SELECT json_extract(CAST(e.data AS TEXT), '$.ts') FROM events"
+    " AS e WHERE e.run_id = r.run_id ORDER BY e.seq DESC LIMIT 1), 0)),"
+    " (SELECT count(*) FROM events AS e WHERE e.run_id = r.run_id)"
+)
+_GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs AS r WHERE r.run_id = ?"
+_LIST_RUNS = f"SELECT {_RUN_COLUMNS} FROM runs AS r ORDER BY r.created_at DESC LIMIT ?"
+# The approval events of the runs that wait: picked by their encoded prefix, so the rest of
+# each journal is neither decoded nor returned.
+_WAITING_APPROVALS = (
+    "SELECT e.data FROM runs AS r JOIN events AS e ON e.run_id = r.run_id"
+    " WHERE r.status = 'waiting' AND substr(e.data, 1, ?) = ? ORDER BY e.run_id, e.seq"
+)
+_OUTCOME_COLUMNS = (
+    "kind, agent, runs, successes, checked, checks_passed, cost_usd, cost_runs, latency_s,"
+    " updated_at"
+)
+# Unqualified names in DO UPDATE are the stored row's: each pair's sums grow in place.
+_ADD_OUTCOMES = (
+    f"INSERT INTO outcomes ({_OUTCOME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (kind, agent) DO UPDATE SET runs = runs + excluded.runs,"
+    " successes = successes + excluded.successes, checked = checked + excluded.checked,"
+    " checks_passed = checks_passed + excluded.checks_passed,"
+    " cost_usd = cost_usd + excluded.cost_usd, cost_runs = cost_runs + excluded.cost_runs,"
+    " latency_s = latency_s + excluded.latency_s,"
+    " updated_at = max(updated_at, excluded.updated_at)"
+)
+_OUTCOME_STATS = f"SELECT {_OUTCOME_COLUMNS} FROM outcomes{{where}} ORDER BY kind, agent"
 
 
 class SQLiteStore:
@@ -128,11 +168,15 @@ class SQLiteStore:
         # managers the colder methods use, which cost a few microseconds each.
         conn = self._conn or self._connection()
         rows = [(run_id, ev.seq, encode(ev)) for ev in events]
-        update = (status_after(events), time.time(), len(rows), run_id)
+        status = status_after(events)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                found = conn.execute(_UPDATE_RUN, update).rowcount > 0
+                if status is None:
+                    found = conn.execute(_RUN_EXISTS, (run_id,)).fetchone() is not None
+                else:
+                    update = (status, time.time(), run_id)
+                    found = conn.execute(_UPDATE_RUN, update).rowcount > 0
                 if found:
                     conn.executemany(_INSERT_EVENT, rows)
                 conn.execute("COMMIT")
@@ -170,6 +214,31 @@ class SQLiteStore:
         with self._translate("read"):
             rows = conn.execute(_LIST_RUNS, (limit,)).fetchall()
         return [_run_info(row) for row in rows]
+
+    async def pending_approvals(self, *, limit: int = 1000) -> list[ApprovalRequested]:
+        conn = self._connection()
+        prefix = (len(APPROVAL_PREFIX), APPROVAL_PREFIX)
+        with self._translate("read"):
+            rows = conn.execute(_WAITING_APPROVALS, prefix).fetchall()
+        events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
+        return pending_requests(events, limit=limit)
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        rows = [_outcome_row(stats) for stats in aggregate(outcomes).values()]
+        if not rows:
+            return
+        with self._transaction("record outcomes in") as conn:
+            conn.executemany(_ADD_OUTCOMES, rows)
+
+    async def outcome_stats(self, *, kinds: Collection[str] | None = None) -> list[OutcomeStats]:
+        conn = self._connection()
+        wanted = None if kinds is None else sorted(set(kinds))
+        if wanted == []:
+            return []
+        where = "" if wanted is None else f" WHERE kind IN ({', '.join('?' * len(wanted))})"
+        with self._translate("read"):
+            rows = conn.execute(_OUTCOME_STATS.format(where=where), wanted or ()).fetchall()
+        return [_outcome_stats(row) for row in rows]
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -217,4 +286,35 @@ def _run_info(row: tuple[str, str, str, float, float, int]) -> RunInfo:
         created_at=created_at,
         updated_at=updated_at,
         events=events,
+    )
+
+
+def _outcome_row(stats: OutcomeStats) -> tuple[Any, ...]:
+    return (
+        stats.kind,
+        stats.agent,
+        stats.runs,
+        stats.successes,
+        stats.checked,
+        stats.checks_passed,
+        stats.cost_usd,
+        stats.cost_runs,
+        stats.latency_s,
+        stats.updated_at,
+    )
+
+
+def _outcome_stats(row: tuple[Any, ...]) -> OutcomeStats:
+    kind, agent, runs, successes, checked, passed, cost, cost_runs, latency, updated_at = row
+    return OutcomeStats(
+        kind=kind,
+        agent=agent,
+        runs=runs,
+        successes=successes,
+        checked=checked,
+        checks_passed=passed,
+        cost_usd=cost,
+        cost_runs=cost_runs,
+        latency_s=latency,
+        updated_at=updated_at,
     )

@@ -25,7 +25,10 @@ class ToolContext:
 
     A tool asks for it by declaring a parameter annotated `ToolContext`; the model never sees it.
     `idempotency_key` is stable across re-executions of the same call after a crash: a tool with
-    side effects uses it so that its effect lands once.
+    side effects uses it so that its effect lands once. It is
+    ``{run_id}/{task_id}/{n}:{digest}``: the call's ordinal among the task attempt's
+    side-effecting calls and a hash of the tool and its arguments, never the model's call id
+    (which differs between attempts); see `podium.tools._effects`.
     """
 
     run_id: str

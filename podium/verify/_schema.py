@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import msgspec
 
 from podium.exceptions import OutputValidationError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 JSON = Any
 
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: bytes) -> jsonschema.protocols.Validator:
+    import jsonschema  # imported on first use: it is slow to import and most runs need none
+
     schema = msgspec.json.decode(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
@@ -23,6 +27,8 @@ def _validator(schema_json: bytes) -> jsonschema.protocols.Validator:
 
 def check_schema(schema: Mapping[str, JSON]) -> str | None:
     """``None`` when `schema` is a valid JSON Schema, else what is wrong with it."""
+    import jsonschema
+
     try:
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(dict(schema))
@@ -33,8 +39,10 @@ def check_schema(schema: Mapping[str, JSON]) -> str | None:
 
 def validate_output(value: JSON, schema: Mapping[str, JSON], *, raw_output: JSON = None) -> None:
     """Raise `OutputValidationError` naming the first failing path when `value` misses `schema`."""
+    from jsonschema.exceptions import best_match
+
     validator = _validator(msgspec.json.encode(schema, order="sorted"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    error = best_match(validator.iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise OutputValidationError(

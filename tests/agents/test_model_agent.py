@@ -11,6 +11,7 @@ from podium import Agent, Orchestrator, Plan, Task, ToolContext, tool
 from podium.events import ModelCalled, ToolCalled
 from podium.models import ModelRequest, ModelResponse, ToolCall, ToolResultMessage, UserMessage
 from podium.testing import FunctionModel, ScriptedModel, TestModel
+from podium.tools import action_hash
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +60,9 @@ async def test_test_model_calls_every_tool_then_answers_schema_json() -> None:
         ("record", "write", None),
     ]
     assert calls[0].result == 0
-    assert ledger[-1] == f"{result.run_id}/t/call_2:a"
+    # the key names the first side-effecting call and what it does, not the model's call id
+    digest = action_hash("record", {"note": "a"})[:16]
+    assert ledger[-1] == f"{result.run_id}/t/1:{digest}:a"
     models = [e for e in journal if isinstance(e, ModelCalled)]
     assert len(models) == 2
     assert all(m.model == "test:test" and m.input_tokens > 0 for m in models)

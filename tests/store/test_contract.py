@@ -17,6 +17,9 @@ import psycopg
 import pytest
 
 from podium.events import (
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequested,
     ContextWritten,
     ErrorInfo,
     Event,
@@ -24,19 +27,22 @@ from podium.events import (
     RunCancelled,
     RunFailed,
     RunPartiallySucceeded,
+    RunResumed,
     RunSubmitted,
     RunSucceeded,
+    RunWaiting,
     TaskFailed,
     TaskReady,
     TaskStarted,
     TaskSucceeded,
     ToolCalled,
     Usage,
+    encode,
 )
 from podium.exceptions import ConfigError, JournalConflict, RunNotFound, StoreError
-from podium.store import MemoryStore, Store, open_store
+from podium.store import MemoryStore, Outcome, OutcomeStats, Store, open_store
 from podium.store._postgres import PostgresStore
-from podium.store._sqlite import SQLiteStore
+from podium.store._sqlite import SCHEMA_VERSION, SQLiteStore
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 DURABLE_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -414,7 +420,7 @@ async def test_sqlite_file_is_in_wal_mode_with_schema_version(tmp_path: Path) ->
     await store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
 
 
@@ -503,7 +509,7 @@ def _events_in(path: Path) -> int:
         return 0
     conn = sqlite3.connect(path, timeout=5)
     try:
-        row = conn.execute("SELECT coalesce(sum(events), 0) FROM runs").fetchone()
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
     except sqlite3.OperationalError:  # the writer has not created the tables yet
         return 0
     finally:
@@ -559,3 +565,260 @@ def test_open_store_default_reads_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_open_store_unknown_scheme() -> None:
     with pytest.raises(ConfigError, match="redis://"):
         open_store("redis://localhost/0")
+
+
+# Routing outcomes: per (kind, agent) sums shared by every run on a storage.
+
+
+def outcome(
+    kind: str = "write/report",
+    agent: str = "writer",
+    *,
+    success: bool = True,
+    checks: bool | None = None,
+    cost: float | None = 0.5,
+    latency: float = 2.0,
+    ts: float = 100.0,
+) -> Outcome:
+    return Outcome(
+        kind=kind,
+        agent=agent,
+        success=success,
+        checks_passed=checks,
+        cost_usd=cost,
+        latency_s=latency,
+        ts=ts,
+    )
+
+
+@pytest.mark.anyio
+async def test_outcome_stats_start_empty(store: Store) -> None:
+    assert await store.outcome_stats() == []
+    await store.record_outcomes([])
+    assert await store.outcome_stats() == []
+
+
+@pytest.mark.anyio
+async def test_record_outcomes_sums_per_kind_and_agent(store: Store) -> None:
+    await store.record_outcomes(
+        [
+            outcome(success=True, checks=True, cost=0.5, latency=2.0, ts=100.0),
+            outcome(success=False, checks=False, cost=None, latency=4.0, ts=300.0),
+            outcome(agent="drafter", success=False, cost=0.125, latency=1.0, ts=200.0),
+            outcome(kind="code/fix+test", agent="coder", checks=None, cost=0.0, ts=50.0),
+        ]
+    )
+    stats = await store.outcome_stats()
+    assert [(s.kind, s.agent) for s in stats] == [
+        ("code/fix+test", "coder"),
+        ("write/report", "drafter"),
+        ("write/report", "writer"),
+    ]
+    writer = stats[2]
+    assert (writer.runs, writer.successes, writer.failures) == (2, 1, 1)
+    assert (writer.checked, writer.checks_passed) == (2, 1)
+    assert (writer.cost_usd, writer.cost_runs, writer.mean_cost_usd) == (0.5, 1, 0.5)
+    assert (writer.latency_s, writer.mean_latency_s, writer.updated_at) == (6.0, 3.0, 300.0)
+    coder = stats[0]
+    assert (coder.runs, coder.successes, coder.checked, coder.cost_runs) == (1, 1, 0, 1)
+    assert coder.mean_cost_usd == 0.0  # a free agent is known to be free, not unknown
+    assert stats[1] == OutcomeStats(
+        kind="write/report",
+        agent="drafter",
+        runs=1,
+        successes=0,
+        checked=0,
+        checks_passed=0,
+        cost_usd=0.125,
+        cost_runs=1,
+        latency_s=1.0,
+        updated_at=200.0,
+    )
+
+
+@pytest.mark.anyio
+async def test_outcomes_accumulate_across_calls(store: Store) -> None:
+    for i in range(5):
+        await store.record_outcomes([outcome(success=i % 2 == 0, ts=float(i))])
+    await store.record_outcomes([outcome(ts=2.5), outcome(ts=1.0)])
+    (stats,) = await store.outcome_stats()
+    assert (stats.runs, stats.successes, stats.cost_runs) == (7, 5, 7)
+    assert stats.cost_usd == pytest.approx(3.5)
+    assert stats.updated_at == 4.0  # the latest outcome, not the last recorded
+
+
+@pytest.mark.anyio
+async def test_outcome_stats_of_some_kinds(store: Store) -> None:
+    await store.record_outcomes(
+        [outcome(kind="a/x"), outcome(kind="b/y"), outcome(kind="b/y", agent="other")]
+    )
+    assert [(s.kind, s.agent) for s in await store.outcome_stats(kinds=["b/y", "nope"])] == [
+        ("b/y", "other"),
+        ("b/y", "writer"),
+    ]
+    assert await store.outcome_stats(kinds=[]) == []
+    assert len(await store.outcome_stats(kinds=None)) == 3
+
+
+@pytest.mark.anyio
+async def test_outcomes_are_shared_by_stores_on_one_storage(durable: Backend) -> None:
+    one = await durable.new_store()
+    two = await durable.new_store()
+    await asyncio.gather(
+        *(s.record_outcomes([outcome(ts=float(i))]) for i in range(10) for s in (one, two))
+    )
+    (stats,) = await one.outcome_stats()
+    assert stats.runs == 20
+    await one.close()
+    reopened = await durable.new_store()
+    (stats,) = await reopened.outcome_stats()
+    assert (stats.runs, stats.successes, stats.latency_s) == (20, 20, 40.0)
+
+
+@pytest.mark.anyio
+async def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
+    path = tmp_path / "podium.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE runs (run_id TEXT PRIMARY KEY, status TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, updated_at REAL NOT NULL,
+            events INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
+            PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+        PRAGMA user_version = 1;
+        INSERT INTO runs VALUES ('run-1', 'running', 'old', 1000.0, 1000.0, 1);
+        """
+    )
+    conn.execute("INSERT INTO events VALUES ('run-1', 0, ?)", (encode(submitted()),))
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(str(path))
+    await store.open()
+    await store.record_outcomes([outcome()])
+    assert [s.runs for s in await store.outcome_stats()] == [1]
+    assert await store.load("run-1") == [submitted()]
+    await store.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    check.close()
+
+
+# Approvals: the runs that wait, and what they wait on.
+
+
+def asked(seq: int, task: str, run_id: str = "run-1", ts: float | None = None) -> ApprovalRequested:
+    return ApprovalRequested(
+        run_id=run_id,
+        seq=seq,
+        ts=1000.0 + seq if ts is None else ts,
+        task=task,
+        action="tool",
+        action_hash=f"hash-{task}",
+        tool="send",
+        arguments={"to": "ann", "amount": 3},
+        reason="tool 'send' is irreversible",
+        expires_at=5000.0,
+    )
+
+
+async def park(store: Store, run_id: str, tasks: list[str], *, ts: float = 1000.0) -> int:
+    """A run that asked for approvals on `tasks` and parked; returns its last seq."""
+    await store.create_run(run_id, submitted(run_id, ts=ts))
+    events: list[Event] = [asked(i + 1, t, run_id, ts=ts + i) for i, t in enumerate(tasks)]
+    events.append(RunWaiting(run_id=run_id, seq=len(tasks) + 1, ts=ts + 10, tasks=tasks))
+    await store.append(run_id, events)
+    return len(tasks) + 1
+
+
+def test_every_approval_event_starts_with_the_prefix_stores_select_on() -> None:
+    from podium.store._protocol import APPROVAL_PREFIX
+
+    decided = {"run_id": "r", "seq": 1, "ts": 1.0, "task": "t", "action_hash": "h", "by": "x"}
+    for event in (asked(1, "t"), ApprovalGranted(**decided), ApprovalRejected(**decided)):
+        assert encode(event).startswith(APPROVAL_PREFIX)
+    assert not encode(RunWaiting(run_id="r", seq=1, ts=1.0)).startswith(APPROVAL_PREFIX)
+
+
+@pytest.mark.anyio
+async def test_status_follows_waiting_and_resuming(store: Store) -> None:
+    last = await park(store, "run-1", ["a"])
+    info = await store.get_run("run-1")
+    assert info is not None
+    assert info.status == "waiting"
+    await store.append("run-1", [RunResumed(run_id="run-1", seq=last + 1, ts=2000.0)])
+    info = await store.get_run("run-1")
+    assert info is not None
+    assert info.status == "running"
+    await store.append("run-1", [RunSucceeded(run_id="run-1", seq=last + 2, ts=2001.0)])
+    assert [r.status for r in await store.list_runs()] == ["succeeded"]
+
+
+@pytest.mark.anyio
+async def test_pending_approvals_of_waiting_runs(store: Store) -> None:
+    assert await store.pending_approvals() == []
+    await park(store, "run-1", ["a", "b"], ts=1000.0)
+    await park(store, "run-2", ["c"], ts=900.0)
+    # A run that asked but is still being driven (or died before parking) is not listed.
+    await store.create_run("run-3", submitted("run-3"))
+    await store.append("run-3", [asked(1, "d", "run-3")])
+
+    pending = await store.pending_approvals()
+    assert [(p.run_id, p.task) for p in pending] == [("run-2", "c"), ("run-1", "a"), ("run-1", "b")]
+    assert pending[1] == asked(1, "a", ts=1000.0)
+    assert [p.task for p in await store.pending_approvals(limit=2)] == ["c", "a"]
+
+    granted = ApprovalGranted(
+        run_id="run-1", seq=4, ts=1100.0, task="a", action_hash="hash-a", by="ann", comment="ok"
+    )
+    await store.append("run-1", [granted])
+    assert [p.task for p in await store.pending_approvals()] == ["c", "b"]
+    rejected = ApprovalRejected(
+        run_id="run-2",
+        seq=3,
+        ts=1100.0,
+        task="c",
+        action_hash="hash-c",
+        by="podium",
+        reason="expired",
+    )
+    await store.append("run-2", [rejected])
+    assert [p.task for p in await store.pending_approvals()] == ["b"]
+    # A decision on another action of the same task answers nothing.
+    stray = ApprovalGranted(run_id="run-1", seq=5, ts=1100.0, task="b", action_hash="other", by="x")
+    await store.append("run-1", [stray])
+    assert [p.task for p in await store.pending_approvals()] == ["b"]
+    # Resumed: the run is no longer parked, so nothing of it is listed.
+    await store.append("run-1", [RunResumed(run_id="run-1", seq=6, ts=1200.0)])
+    assert await store.pending_approvals() == []
+
+
+@pytest.mark.anyio
+async def test_a_new_request_after_resuming_waits_again(store: Store) -> None:
+    last = await park(store, "run-1", ["a"])
+    decided = ApprovalGranted(
+        run_id="run-1", seq=last + 1, ts=2000.0, task="a", action_hash="hash-a", by="ann"
+    )
+    again = asked(last + 3, "a", ts=2002.0)  # the same action asked again, e.g. a new attempt
+    await store.append(
+        "run-1",
+        [
+            decided,
+            RunResumed(run_id="run-1", seq=last + 2, ts=2001.0),
+            again,
+            RunWaiting(run_id="run-1", seq=last + 4, ts=2003.0, tasks=["a"]),
+        ],
+    )
+    assert await store.pending_approvals() == [again]
+
+
+@pytest.mark.anyio
+async def test_pending_approvals_survive_reopening(durable: Backend) -> None:
+    first = await durable.new_store()
+    await park(first, "run-1", ["a"])
+    await first.close()
+    second = await durable.new_store()
+    assert [p.task for p in await second.pending_approvals()] == ["a"]
+    info = await second.get_run("run-1")
+    assert info is not None
+    assert info.status == "waiting"

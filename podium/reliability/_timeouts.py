@@ -1,0 +1,72 @@
+"""Time limits on single model calls and tool calls, as wrappers.
+
+Task attempts (`Task.timeout_s`) and runs (`Limits.timeout_s`) have their own limits; these catch
+the one call that hangs. Both measure time on the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from typing import Any
+
+from podium.exceptions import ConfigError, ToolError
+from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.models._errors import ProviderTimeout
+from podium.reliability._clock import SYSTEM_CLOCK, Clock
+from podium.tools._tool import Tool
+
+
+class TimeoutModel:
+    """A model whose calls fail with a retryable `ProviderTimeout` after `seconds`."""
+
+    def __init__(self, model: Model, seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        if seconds <= 0:
+            raise ConfigError(f"a model call timeout must be positive, not {seconds}")
+        self.inner = model
+        self.seconds = seconds
+        self.clock = clock
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def provider(self) -> str:
+        return self.inner.provider
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        try:
+            async with self.clock.timeout(self.seconds):
+                return await self.inner.request(request)
+        except TimeoutError:
+            raise ProviderTimeout(
+                f"{self.inner.name} gave no answer within {self.seconds:g}s",
+                provider=self.inner.provider,
+            ) from None
+
+
+def tool_with_timeout(tool: Tool, seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> Tool:
+    """The same tool, failing with a `ToolError` (which the model sees) after `seconds`.
+
+    A synchronous tool keeps running in its worker thread after the timeout; only the wait ends.
+    """
+    if seconds <= 0:
+        raise ConfigError(f"a tool call timeout must be positive, not {seconds}")
+    function = tool.function
+    is_async = inspect.iscoroutinefunction(function)
+
+    async def limited(**kwargs: Any) -> Any:
+        try:
+            async with clock.timeout(seconds):
+                if is_async:
+                    return await function(**kwargs)
+                return await asyncio.to_thread(function, **kwargs)
+        except TimeoutError:
+            raise ToolError(f"tool {tool.name!r} took longer than {seconds:g}s") from None
+
+    return dataclasses.replace(tool, function=limited)
+
+
+__all__ = ["TimeoutModel", "tool_with_timeout"]

@@ -1,0 +1,64 @@
+"""Task kinds: the key outcomes are learned under.
+
+A kind is ``BASE/SIGNATURE``:
+
+- ``BASE`` is the task's capability, or ``@agent`` for a task fixed to an agent (``*`` when it
+  names neither, as `podium route` may ask);
+- ``SIGNATURE`` is up to four content words of the instruction — its first four distinct stems
+  after dropping templates (``{{ inputs.topic }}``), stop words and suffixes — sorted and joined
+  with ``+``, e.g. ``find+report+short+summariz``; empty for an empty instruction.
+
+The ``/`` is always there and the signature never holds one, so the base is everything before
+the last ``/`` even when a capability name contains one.
+
+Why this shape: the raw template, not the rendered text, so every run of a workflow (and every
+item of a ``map``) lands in one kind whatever its inputs; the first few words, because an
+instruction opens with what to do to what ("Summarise the findings…", "Translate the abstract…"),
+while its tail is detail that would split one kind of work into many thin ones; sorted, so word
+order does not matter. The router backs off from the kind to the base and to the agent overall
+when a kind has little history (see `OutcomeBook`), so a coarse signature costs little and an
+over-fine one would learn nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from podium.plan import Task
+from podium.routing._bm25 import tokenize
+
+SIGNATURE_WORDS = 4
+
+
+@functools.lru_cache(maxsize=4096)
+def instruction_signature(instruction: str, *, words: int = SIGNATURE_WORDS) -> str:
+    """A short, normalised signature of an instruction (``""`` when it has no content words)."""
+    seen: list[str] = []
+    for token in tokenize(instruction):
+        if token not in seen and not token.isdigit():
+            seen.append(token)
+            if len(seen) == words:
+                break
+    return "+".join(sorted(seen))
+
+
+def kind_base(task: Task) -> str:
+    """The coarse part of a task's kind: its capability, else ``@agent``."""
+    if task.capability is not None:
+        return task.capability
+    if task.agent is not None:
+        return f"@{task.agent}"
+    return "*"
+
+
+def task_kind(task: Task) -> str:
+    """The kind a task's outcomes are learned under."""
+    return f"{kind_base(task)}/{instruction_signature(task.instruction)}"
+
+
+def base_of(kind: str) -> str:
+    """The base of a kind (the part before its last ``/``)."""
+    return kind.rpartition("/")[0]
+
+
+__all__ = ["SIGNATURE_WORDS", "base_of", "instruction_signature", "kind_base", "task_kind"]

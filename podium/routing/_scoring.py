@@ -1,0 +1,374 @@
+"""`ScoringRouter`: hard filters, then a score; the default router.
+
+For a task with a fixed `agent`, that agent. Otherwise:
+
+1. Hard filters. Candidates are the agents with the task's capability (every agent when it names
+   none: then those sharing no word with the task are dropped, if any agent shares one). The
+   `is_available` hook drops agents that cannot take work now (an open breaker, say), and the
+   `budget_left` hook drops agents whose expected cost is more than what is left.
+2. Score, for each candidate::
+
+       relevance * w.relevance + success * w.success - cost * w.cost - latency * w.latency
+
+   - relevance: how well its description and capabilities fit the instruction (`Relevance`,
+     BM25 by default), 0 to 1;
+   - success: its learned success on this kind of task (`OutcomeBook`): a Thompson sample of the
+     Beta posterior (``explore="thompson"``, the default), an upper bound (``"ucb"``) or the mean
+     (``"mean"``, no exploration);
+   - cost and latency: expected per task, divided by the largest among the candidates (or by
+     `cost_floor_usd` / `latency_floor_s` when all are below those, so that differences too small
+     to matter do not sway the choice); an unknown one counts as the candidates' average.
+3. The best-scoring candidate with room wins. In cost-aware mode, the cheapest candidate whose
+   expected success is within `margin` of the best wins instead (ties go to the higher score);
+   expected success there is success plus relevance (in success units, by the weights' ratio),
+   since an agent whose description fits the task is the likelier to succeed at it.
+
+Thompson sampling draws from an injected `random.Random` (seeded by default), so a test that
+routes the same tasks in the same order gets the same decisions. Every decision carries each
+candidate's components and a reason, which the scheduler journals in `TaskAssigned`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from podium.agents import Agent
+from podium.exceptions import ConfigError
+from podium.plan import Task
+from podium.routing._bm25 import BM25Relevance
+from podium.routing._kind import task_kind
+from podium.routing._learning import Estimate, OutcomeBook
+from podium.routing._router import Decision, Relevance
+from podium.store import Outcome, Store
+
+JSON = Any
+Explore = Literal["thompson", "ucb", "mean"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterWeights:
+    """How much each component of a candidate's score counts (see `ScoringRouter`).
+
+    Success and relevance lead; cost and latency break near-ties by default (the most
+    expensive candidate gives up at most 0.1 of success). For cost first, raise `cost`, or use
+    the router's cost-aware mode.
+    """
+
+    relevance: float = 1.0
+    success: float = 1.0
+    cost: float = 0.1
+    latency: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("relevance", "success", "cost", "latency"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"RouterWeights.{name} must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One candidate's score and its components."""
+
+    agent: str
+    estimate: Estimate
+    relevance: float
+    success: float
+    cost_norm: float
+    latency_norm: float
+    score: float
+    has_room: bool
+    imputed_cost: float | None  # the expected cost, or the candidates' average if unknown
+
+    def to_json(self) -> dict[str, JSON]:
+        est = self.estimate
+        return {
+            "agent": self.agent,
+            "score": _round(self.score),
+            "relevance": _round(self.relevance),
+            "success": _round(self.success),
+            "success_mean": _round(est.mean),
+            "runs": est.runs,
+            "cost": _round(est.cost_usd),
+            "cost_source": est.cost_source,
+            "latency": _round(est.latency_s),
+            "latency_source": est.latency_source,
+            "has_room": self.has_room,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6 if abs(value) < 0.01 else 4)
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4g}"
+
+
+def _seconds(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.3g}s"
+
+
+class ScoringRouter:
+    """Routes by relevance, learned success, cost and latency, and learns from outcomes.
+
+    Args:
+        weights: how much each score component counts.
+        relevance: scores agents' fit to a task's text (default: `BM25Relevance`).
+        explore: ``"thompson"`` (sample the success posterior), ``"ucb"`` (mean plus
+            `ucb_width` standard deviations) or ``"mean"`` (no exploration).
+        rng: the random source of Thompson sampling (default: ``random.Random(0)``).
+        cost_aware: choose the cheapest candidate whose expected success is within `margin` of
+            the best (see `_close_to_best`).
+        margin: see `cost_aware`.
+        cost_floor_usd, latency_floor_s: costs and latencies below these hardly count.
+        ucb_width: see `explore`.
+        is_available: ``False`` drops an agent before scoring (a breaker that is open, …).
+        budget_left: dollars the caller may still spend (``None``: no limit); agents expected to
+            cost more are dropped. A task whose every candidate is dropped waits, as when they
+            are all busy.
+        book: the outcome statistics to start from (`prepare` replaces them from a store).
+        refresh_s: `prepare` reloads from the store at most this often (0: before every run);
+            in between, the router knows the outcomes it observed itself.
+        clock: the monotonic clock `refresh_s` is measured on.
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: RouterWeights | None = None,
+        relevance: Relevance | None = None,
+        explore: Explore = "thompson",
+        rng: random.Random | None = None,
+        cost_aware: bool = False,
+        margin: float = 0.05,
+        cost_floor_usd: float = 0.001,
+        latency_floor_s: float = 1.0,
+        ucb_width: float = 1.0,
+        is_available: Callable[[Agent], bool] | None = None,
+        budget_left: Callable[[], float | None] | None = None,
+        book: OutcomeBook | None = None,
+        refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if explore not in ("thompson", "ucb", "mean"):
+            raise ConfigError(f"explore must be 'thompson', 'ucb' or 'mean', not {explore!r}")
+        if margin < 0:
+            raise ConfigError("ScoringRouter margin must not be negative")
+        self.weights = weights or RouterWeights()
+        self.relevance: Relevance = relevance or BM25Relevance()
+        self.explore = explore
+        self.rng = rng or random.Random(0)
+        self.cost_aware = cost_aware
+        self.margin = margin
+        self.cost_floor_usd = cost_floor_usd
+        self.latency_floor_s = latency_floor_s
+        self.ucb_width = ucb_width
+        self.is_available = is_available
+        self.budget_left = budget_left
+        self.book = book or OutcomeBook()
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._loaded_at: float | None = None
+        self._unsaved: list[Outcome] = []
+        self._lock = asyncio.Lock()
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def route(
+        self, task: Task, agents: Mapping[str, Agent], has_room: Callable[[str], bool]
+    ) -> Decision | None:
+        if task.agent is not None:
+            if not has_room(task.agent):
+                return None
+            return Decision(task.agent, "fixed by the task", kind=task_kind(task))
+        kind = task_kind(task)
+        names = sorted(
+            n
+            for n, a in agents.items()
+            if task.capability is None or task.capability in a.capabilities
+        )
+        estimates = {n: self.book.estimate(kind, agents[n]) for n in names}
+        excluded = self._filter(names, agents, estimates)
+        eligible = [n for n in names if n not in excluded]
+        # the instruction alone: every candidate has the capability, so its words would only
+        # reward shorter descriptions
+        fit = self.relevance.scores(task.instruction, agents, eligible) if eligible else {}
+        if task.capability is None and any(fit.values()):
+            for n in eligible:
+                if fit[n] <= 0:
+                    excluded[n] = "shares no words with the task"
+            eligible = [n for n in eligible if n not in excluded]
+        scored = self._score(eligible, estimates, fit, has_room)
+        roomy = [c for c in scored if c.has_room]
+        if not roomy:
+            return None
+        winner, reason = self._choose(task, scored, roomy)
+        candidates = [c.to_json() for c in scored]
+        if self.cost_aware:
+            close = {id(c) for c in self._close_to_best(roomy)}
+            for entry, c in zip(candidates, scored, strict=True):
+                entry["within_margin"] = id(c) in close
+        candidates += [{"agent": n, "excluded": why} for n, why in sorted(excluded.items())]
+        return Decision(winner.agent, reason, candidates, kind=kind)
+
+    def _filter(
+        self, names: Sequence[str], agents: Mapping[str, Agent], estimates: Mapping[str, Estimate]
+    ) -> dict[str, str]:
+        """The hard filters: agent name → why it cannot take the task."""
+        excluded: dict[str, str] = {}
+        budget = self.budget_left() if self.budget_left is not None else None
+        for n in names:
+            cost = estimates[n].cost_usd
+            if self.is_available is not None and not self.is_available(agents[n]):
+                excluded[n] = "unavailable"
+            elif budget is not None and cost is not None and cost > budget:
+                excluded[n] = f"expected cost {_money(cost)} is over the {_money(budget)} left"
+        return excluded
+
+    def _success(self, est: Estimate) -> float:
+        if self.explore == "thompson":
+            return self.rng.betavariate(est.alpha, est.beta)
+        if self.explore == "ucb":
+            return min(1.0, est.mean + self.ucb_width * est.std)
+        return est.mean
+
+    def _score(
+        self,
+        names: Sequence[str],
+        estimates: Mapping[str, Estimate],
+        fit: Mapping[str, float],
+        has_room: Callable[[str], bool],
+    ) -> list[Scored]:
+        costs = _imputed([estimates[n].cost_usd for n in names])
+        latencies = _imputed([estimates[n].latency_s for n in names])
+        cost_top = max([self.cost_floor_usd, *(c for c in costs if c is not None)])
+        latency_top = max([self.latency_floor_s, *(t for t in latencies if t is not None)])
+        w = self.weights
+        scored = []
+        for n, cost, latency in zip(names, costs, latencies, strict=True):
+            est = estimates[n]
+            success = self._success(est)
+            cost_norm = (cost or 0.0) / cost_top if cost_top > 0 else 0.0
+            latency_norm = (latency or 0.0) / latency_top if latency_top > 0 else 0.0
+            score = (
+                w.relevance * fit[n]
+                + w.success * success
+                - w.cost * cost_norm
+                - w.latency * latency_norm
+            )
+            scored.append(
+                Scored(
+                    agent=n,
+                    estimate=est,
+                    relevance=fit[n],
+                    success=success,
+                    cost_norm=cost_norm,
+                    latency_norm=latency_norm,
+                    score=score,
+                    has_room=has_room(n),
+                    imputed_cost=cost,
+                )
+            )
+        return scored
+
+    def _choose(self, task: Task, scored: list[Scored], roomy: list[Scored]) -> tuple[Scored, str]:
+        among = f"with capability {task.capability!r}" if task.capability is not None else "of all"
+        top = max(scored, key=lambda c: c.score)
+        if len(scored) == 1:
+            return top, f"the only agent {among}; {_components(top)}"
+        if self.cost_aware:
+            close = self._close_to_best(roomy)
+            winner = min(close, key=lambda c: (_cost_rank(c), -c.score))
+            if len(close) == 1:
+                reason = (
+                    f"best expected success of {len(scored)} agents {among}, and no other"
+                    f" one within {self.margin:g} of it; {_components(winner)}"
+                )
+                return winner, reason
+            reason = (
+                f"cheapest (expected {_money(winner.estimate.cost_usd)}) of {len(close)} of"
+                f" {len(scored)} agents {among} whose expected success is within"
+                f" {self.margin:g} of the best; {_components(winner)}"
+            )
+            return winner, reason
+        winner = max(roomy, key=lambda c: c.score)
+        reason = f"best score {winner.score:.3f} of {len(scored)} agents {among}; "
+        reason += _components(winner)
+        rivals = [c for c in roomy if c is not winner]
+        if rivals:
+            second = max(rivals, key=lambda c: c.score)
+            reason += f"; next {second.agent!r} at {second.score:.3f}"
+        if top is not winner:
+            reason += f"; {top.agent!r} scored {top.score:.3f} but has no room"
+        return winner, reason
+
+    def _close_to_best(self, roomy: list[Scored]) -> list[Scored]:
+        """The candidates whose expected success is within `margin` of the best one's.
+
+        Expected success counts relevance too, with the weights' ratio: with no history every
+        agent has the same prior success, and the one whose description fits the task is the
+        more likely to succeed. Among agents that fit equally well, it is success alone.
+        """
+        w = self.weights
+
+        def quality(c: Scored) -> float:
+            return w.relevance * c.relevance + w.success * c.success
+
+        best = max(quality(c) for c in roomy)
+        slack = self.margin * (w.success or 1.0)
+        return [c for c in roomy if quality(c) >= best - slack - 1e-12]
+
+    # -- learning ---------------------------------------------------------------------------
+
+    async def prepare(self, store: Store) -> None:
+        """Reload outcome statistics from `store` (unless loaded less than `refresh_s` ago)."""
+        now = self.clock()
+        if self._loaded_at is not None and now - self._loaded_at < self.refresh_s:
+            return
+        async with self._lock:
+            stats = await store.outcome_stats()
+            self.book.load(stats)
+            for outcome in self._unsaved:  # observed in runs still going: not in the store yet
+                self.book.add(outcome)
+            self._loaded_at = now
+
+    def observe(self, outcome: Outcome) -> None:
+        self.book.add(outcome)
+        self._unsaved.append(outcome)
+
+    async def save(self, store: Store, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        async with self._lock:
+            await store.record_outcomes(outcomes)
+            saved = {id(o) for o in outcomes}
+            self._unsaved = [o for o in self._unsaved if id(o) not in saved]
+
+
+def _imputed(values: list[float | None]) -> list[float | None]:
+    """Unknown values replaced by the average of the known ones (all ``None`` if none is)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return values
+    average = sum(known) / len(known)
+    return [average if v is None else v for v in values]
+
+
+def _cost_rank(c: Scored) -> float:
+    return c.imputed_cost if c.imputed_cost is not None else 0.0
+
+
+def _components(c: Scored) -> str:
+    est = c.estimate
+    return (
+        f"relevance {c.relevance:.2f}, success {c.success:.2f} (mean {est.mean:.2f} over"
+        f" {est.runs} runs), cost {_money(est.cost_usd)}, latency {_seconds(est.latency_s)}"
+    )
+
+
+__all__ = ["Explore", "RouterWeights", "Scored", "ScoringRouter"]
