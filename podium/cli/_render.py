@@ -208,6 +208,9 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "RunWaiting": ("tasks",),
     "BreakerOpened": ("scope", "name", "failure_rate", "action"),
     "OutputRejected": ("error", "repair"),
+    "PlanProposed": ("purpose", "task", "attempt", "problems", "plan"),
+    "PlanFallback": ("purpose", "task", "fallback", "reason"),
+    "PlanRevised": ("replaced", "output_task"),
 }
 
 
@@ -215,7 +218,8 @@ def details(event: AnyEvent) -> str:
     data = msgspec.to_builtins(event)
     kind = event_kind(event)
     if kind == "PlanAccepted":
-        return f"{len(data['tasks'])} tasks"
+        source = data.get("source", "workflow")
+        return f"{len(data['tasks'])} tasks" + ("" if source == "workflow" else f" ({source})")
     if kind == "PlanExtended":
         return f"{len(data['tasks'])} sub-tasks of {data['parent']}"
     if kind == "ModelCalled":

@@ -1,7 +1,8 @@
 """Cheap text matching for the planner's decisions that must not depend on a model.
 
-`best_agent` picks the fallback agent; `simple_question` decides whether a goal may be answered
-without any agent. Both are deliberately simple and deterministic.
+`best_agent` picks the fallback agent and `rank_agents` the order the team is shown in, both by the
+router's relevance (BM25); `simple_question` decides whether a goal may be answered without any
+agent. All are deterministic.
 """
 
 from __future__ import annotations
@@ -16,14 +17,7 @@ if TYPE_CHECKING:
 SIMPLE_QUESTION_WORDS = 16
 """A goal of more words is never answered directly."""
 
-_WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"[.!?]+\s")
-_STOP_WORDS = (
-    "about after also and are but can could does for from have how into its more not once only "
-    "other our out over should some such than that the their them then there these they this "
-    "those through what when where which while who why will with would you your"
-)
-_STOP = frozenset(_STOP_WORDS.split())
 
 
 def simple_question(goal: str) -> bool:
@@ -33,22 +27,25 @@ def simple_question(goal: str) -> bool:
     return text.endswith("?") and one_sentence and len(text.split()) <= SIMPLE_QUESTION_WORDS
 
 
-def stems(text: str) -> set[str]:
-    """Crude stems: the first five letters of each word of 3+ letters that is not a stop word."""
-    return {w[:5] for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
+def _relevance(text: str, agents: Mapping[str, Agent]) -> dict[str, float]:
+    """The router's relevance (BM25 over each agent's name, description and capabilities)."""
+    from podium.routing import BM25Relevance  # routing builds on plans: import when used
+
+    return BM25Relevance().scores(text, agents, list(agents))
 
 
 def best_agent(text: str, agents: Mapping[str, Agent]) -> str | None:
-    """The agent whose name, capabilities and description share most stems with `text`.
+    """The agent most relevant to `text`, as the router scores relevance.
 
-    A stem of the name or a capability (what the agent is) counts twice one of the description
-    only. Ties go to the agent declared first; ``None`` only when there is no agent.
+    Ties go to the agent declared first; ``None`` only when there is no agent.
     """
-    wanted = stems(text)
-    best: tuple[int, str] | None = None
-    for name, agent in agents.items():
-        core = stems(" ".join([name.replace("_", " "), *agent.capabilities]))
-        score = 2 * len(wanted & core) + len(wanted & (stems(agent.description) - core))
-        if best is None or score > best[0]:
-            best = (score, name)
-    return None if best is None else best[1]
+    ranked = rank_agents(text, agents)
+    return next(iter(ranked), None)
+
+
+def rank_agents(text: str, agents: Mapping[str, Agent]) -> dict[str, Agent]:
+    """The agents, the most relevant to `text` first (ties keep the declared order)."""
+    if not agents:
+        return {}
+    scores = _relevance(text, agents)
+    return {name: agents[name] for name in sorted(agents, key=lambda n: -scores.get(n, 0.0))}

@@ -28,9 +28,11 @@ from podium.models._base import (
     UserMessage,
 )
 from podium.models._registry import resolve_model
-from podium.plan._match import best_agent, simple_question
+from podium.plan._match import best_agent, rank_agents, simple_question
 from podium.plan._proposal import (
+    capabilities_of,
     describe_team,
+    id_prefix,
     literal,
     only_new,
     parse_proposal,
@@ -56,9 +58,9 @@ Agents:
 {team}
 Use as few tasks as the goal needs; never repeat a task.
 Example: for "Find facts about bees and write a short article", reply
-{{"tasks": [{{"id": "t1", "instruction": "Find facts about bees", "agent": "AGENT", \
-"needs": []}}, {{"id": "t2", "instruction": "Write a short article about bees", \
-"agent": "AGENT", "needs": ["t1"]}}]}}
+{{"tasks": [{{"id": "{a}", "instruction": "Find facts about bees", "agent": "AGENT", \
+"needs": []}}, {{"id": "{b}", "instruction": "Write a short article about bees", \
+"agent": "AGENT", "needs": ["{a}"]}}]}}
 where each AGENT is the name of the agent that fits the task best.\
 """
 _ANSWER_PROMPT = """
@@ -142,9 +144,12 @@ class Planner:
         emit: Emit,
     ) -> PlanOutcome:
         """Plan `goal` for `agents`; proposals and the fallback are journaled through `emit`."""
-        ids = [f"t{i}" for i in range(1, self.max_plan_tasks + 1)]
+        prefix = id_prefix([*agents, *capabilities_of(agents)])
+        ids = [f"{prefix}{i}" for i in range(1, self.max_plan_tasks + 1)]
         answers = self.answers and simple_question(goal)
-        system = _PLAN_PROMPT.format(team=describe_team(agents))
+        # small models tend to take agents in the order shown: the likeliest first
+        agents = rank_agents(goal, agents)
+        system = _PLAN_PROMPT.format(team=describe_team(agents), a=ids[0], b=f"{prefix}2")
         if answers:
             system += _ANSWER_PROMPT
         conversation: list[Message] = [

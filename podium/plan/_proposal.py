@@ -184,6 +184,16 @@ def _shape_problem(proposal: _Proposal, *, answers: bool) -> str | None:
     return None
 
 
+def id_prefix(names: Collection[str], *, letters: str = "tsnpkqxz") -> str:
+    """The first letter of `letters` that begins none of `names` (default ``t``).
+
+    Small models copy the id's first letter into the next value they write: with ids ``t1``,
+    ``t2`` and an agent named ``translator``, SmolLM2 names it for nearly every task.
+    """
+    taken = {n[:1].lower() for n in names}
+    return next((c for c in letters if c not in taken), letters[0])
+
+
 def repair_message(problems: Sequence[str]) -> str:
     """What the model reads after a rejected proposal."""
     listed = "\n".join(f"- {p}" for p in problems)

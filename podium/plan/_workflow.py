@@ -135,8 +135,9 @@ class Workflow:
         This is how one flag (``podium run --model openai:gpt-4o-mini``) points a workflow
         written for the local model at a hosted one.
         """
-        agents = [a if a.model is None else dataclasses.replace(a, model=model)
-                  for a in self.agents]
+        agents = [
+            a if a.model is None else dataclasses.replace(a, model=model) for a in self.agents
+        ]
         return dataclasses.replace(self, agents=agents, model=model)
 
     def source(self) -> dict[str, JSON]:

@@ -23,6 +23,7 @@ over-fine one would learn nothing.
 from __future__ import annotations
 
 import functools
+from functools import lru_cache
 
 from podium.plan import Task
 from podium.routing._bm25 import tokenize
@@ -53,7 +54,13 @@ def kind_base(task: Task) -> str:
 
 def task_kind(task: Task) -> str:
     """The kind a task's outcomes are learned under."""
-    return f"{kind_base(task)}/{instruction_signature(task.instruction)}"
+    return f"{kind_base(task)}/{_signature(task.instruction)}"
+
+
+@lru_cache(maxsize=4096)
+def _signature(instruction: str) -> str:
+    # one signature per distinct template: every run and map item of a task shares it
+    return instruction_signature(instruction)
 
 
 def base_of(kind: str) -> str:

@@ -149,7 +149,9 @@ class TaskRunner:
             ts=ended or 0.0,
         )
         self.outcomes.append(outcome)
-        if self._learner is not None:
+        if self._learner is not None and attempt.task.agent is None:
+            # only routed tasks teach the router during a run; fixed-agent outcomes still
+            # reach the store and count from the next run on
             self._learner.observe(outcome)
 
     def instruction(self, task: Task, state: RunState) -> str:

@@ -41,6 +41,8 @@ class AnswerCache:
         """What makes `task` identical to another; ``None`` for a task that is never reused."""
         if task.map is not None and task.parent is None:
             return None  # a map parent only joins its children
+        if not task.instruction.strip():
+            return None  # nothing is asked, so nothing can be asked twice
         tasks = self.state.tasks
         refs = task.referenced_tasks() if "{{" in task.instruction else ()
         inputs = self.state.submitted.inputs if self.state.submitted else {}

@@ -24,22 +24,22 @@ from typing import Any
 import msgspec
 
 from podium.agents import Agent
-from podium.events import BreakerOpened, ErrorInfo, Handoff, ToolCalled
-from podium.exceptions import BudgetExceeded
-from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.events import BreakerOpened, ErrorInfo
+from podium.models._base import Model
 from podium.models._registry import resolve_model
 from podium.plan import Task
 from podium.policy import ApprovalRequest
 from podium.reliability._alerts import send_alert
 from podium.reliability._breaker import BreakerAlert, BreakerModel, Breakers, CircuitBreaker
-from podium.reliability._budget import Budget, Spend, check_budget, estimate_call, left_share
+from podium.reliability._budget import Budget
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
-from podium.reliability._guards import Guards, HandoffGuard, RepeatGuard, check_steps
+from podium.reliability._guards import Guards
 from podium.reliability._ratelimit import RateLimitedModel, RateLimits, rate_limits
 from podium.reliability._retry import RetryPolicy
 from podium.reliability._settings import Reliability
 from podium.reliability._timeouts import TimeoutModel, tool_with_timeout
 from podium.runtime._execute import Attempt, AttemptResult, EmitNow, TaskRunner, error_info
+from podium.runtime._guarded import BudgetGate, GatedModel, GuardedEmit
 from podium.runtime._state import SUCCEEDED, RunState, TaskState
 
 JSON = Any
@@ -228,146 +228,6 @@ def describe_missing(state: RunState, missing: list[str]) -> tuple[dict[str, Err
     return errors, "optional tasks did not succeed: " + "; ".join(parts)
 
 
-# -- guarded models and event sinks -----------------------------------------------------------
-
-
-class _BudgetGate:
-    """Checks the budgets and step guards of one attempt before each of its model calls."""
-
-    def __init__(
-        self,
-        runner: ReliableRunner,
-        state: RunState,
-        task: Task,
-        wrap: Callable[[Model], Model],
-    ) -> None:
-        self.runner = runner
-        self.state = state
-        self.wrap = wrap
-        self.scopes: list[tuple[str, Budget, Callable[[], Spend]]] = []
-        if runner.budget is not None and runner.budget.limits_spend:
-            self.scopes.append(("run", runner.budget, self._run_spend))
-        owners = [task.id] if task.budget is not None else []
-        parent = state.tasks.get(task.parent) if task.parent is not None else None
-        if parent is not None and parent.task.budget is not None:
-            owners.append(parent.task.id)
-        for owner in owners:
-            budget = state.tasks[owner].task.budget
-            assert budget is not None
-            self.scopes.append((f"task {owner!r}", budget, self._subtree_spend(owner)))
-        self.output_estimate = self.scopes[0][1].output_estimate if self.scopes else 256
-        self._fallbacks: dict[str, Model] = {}
-
-    def _run_spend(self) -> Spend:
-        u = self.state.usage
-        return Spend(
-            tokens=u.input_tokens + u.output_tokens,
-            usd=u.cost_usd,
-            steps=self.state.steps,
-            started=self.state.created_ts,
-        )
-
-    def _subtree_spend(self, owner: str) -> Callable[[], Spend]:
-        members = self.runner.subtree(self.state, owner)
-
-        def spend() -> Spend:
-            total = Spend()
-            for tid in members:
-                ts = self.state.tasks[tid]
-                total.tokens += ts.usage.input_tokens + ts.usage.output_tokens
-                total.usd += ts.usage.cost_usd
-                total.steps += ts.steps
-                if ts.started_ts is not None and (
-                    total.started is None or ts.started_ts < total.started
-                ):
-                    total.started = ts.started_ts
-            return total
-
-        return spend
-
-    def _fallback(self, name: str) -> Model:
-        model = self._fallbacks.get(name)
-        if model is None:
-            model = self._fallbacks[name] = self.wrap(resolve_model(name))
-        return model
-
-    def _check(self, spends: list[Spend], request: ModelRequest, model: Model) -> None:
-        call = estimate_call(request, model.name, self.output_estimate)
-        now = self.runner.clock.time()
-        for (label, budget, _), spend in zip(self.scopes, spends, strict=True):
-            check_budget(budget, label, spend, call, now)
-
-    def choose(self, request: ModelRequest, primary: Model) -> Model:
-        """The model for the next call; raises when a guard or a budget forbids the call."""
-        state = self.state
-        check_steps(self.runner.guards, state.steps + 1, state.steps + 1 - state.progress_step)
-        if not self.scopes:
-            return primary
-        spends = [spend() for _, _, spend in self.scopes]
-        low = [
-            b.fallback_model
-            for (_, b, _), s in zip(self.scopes, spends, strict=True)
-            if b.fallback_model is not None and left_share(b, s) < b.fallback_below
-        ]
-        model = self._fallback(low[0]) if low else primary
-        try:
-            self._check(spends, request, model)
-        except BudgetExceeded:
-            spare = next((b.fallback_model for _, b, _ in self.scopes if b.fallback_model), None)
-            if model is not primary or spare is None:
-                raise
-            model = self._fallback(spare)
-            self._check(spends, request, model)  # a cheaper model that fits, or the error
-        return model
-
-
-class GatedModel:
-    """The model an attempt sees: budget and guard checks, then the primary or fallback model.
-
-    `name` and `provider` are those of the model that answered the latest call, so
-    `ModelCalled` names the fallback when it was used.
-    """
-
-    def __init__(self, primary: Model, gate: _BudgetGate) -> None:
-        self.primary = primary
-        self.gate = gate
-        self._last = primary
-
-    @property
-    def name(self) -> str:
-        return self._last.name
-
-    @property
-    def provider(self) -> str:
-        return self._last.provider
-
-    async def request(self, request: ModelRequest) -> ModelResponse:
-        model = self.gate.choose(request, self.primary)
-        self._last = model
-        return await model.request(request)
-
-
-class _GuardedEmit:
-    """The attempt's event sink, raising `LoopDetected` when a tool call repeats too often or
-    the agents hand the task round in a cycle (or too often)."""
-
-    __slots__ = ("emit", "handoffs", "repeats")
-
-    def __init__(self, emit: EmitNow, guards: Guards) -> None:
-        self.emit = emit
-        self.repeats = RepeatGuard(guards.max_repeats)
-        self.handoffs = HandoffGuard(guards)
-
-    async def __call__(self, kind: Any, **fields: Any) -> None:
-        await self.emit(kind, **fields)
-        if kind is ToolCalled:
-            self.repeats.observe(str(fields.get("tool", "")), fields.get("arguments") or {})
-        elif kind is Handoff:
-            if not self.handoffs.agents:
-                self.handoffs.observe(str(fields.get("from_agent", "")))
-            self.handoffs.observe(str(fields.get("to_agent", "")))
-
-
 # -- the runner ---------------------------------------------------------------------------------
 
 
@@ -538,7 +398,7 @@ class ReliableRunner(TaskRunner):
         self, spec: Agent, attempt: Attempt, state: RunState, emit: EmitNow
     ) -> tuple[Agent, EmitNow]:
         """The agent with its model and tools wrapped for this attempt, and its event sink."""
-        guarded = _GuardedEmit(emit, self.guards)
+        guarded = GuardedEmit(emit, self.guards)
 
         def wrap(model: Model) -> Model:
             if self.model_timeout_s is not None:
@@ -555,7 +415,15 @@ class ReliableRunner(TaskRunner):
                 model = BreakerModel(model, breakers.get("provider", model.provider), opened)
             return model
 
-        gate = _BudgetGate(self, state, attempt.task, wrap)
+        gate = BudgetGate(
+            state,
+            attempt.task,
+            budget=self.budget,
+            guards=self.guards,
+            clock=self.clock,
+            subtree=lambda owner: self.subtree(state, owner),
+            wrap=wrap,
+        )
 
         def harden(agent: Agent) -> Agent:
             assert agent.model is not None
@@ -626,7 +494,6 @@ def supervise(
 
 __all__ = [
     "FailureDecision",
-    "GatedModel",
     "ReliableRunner",
     "Supervisor",
     "describe_missing",

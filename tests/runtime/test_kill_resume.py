@@ -44,9 +44,22 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> None:
     store = f"sqlite:///{db}"
     env = {**os.environ, "PYTHONPATH": str(DATA)}
     proc = subprocess.Popen(
-        [PODIUM, "run", str(DATA / "ledger.yaml"), "--store", store, "--run-id", "killme",
-         "--input", f"ledger={ledger}", "--json"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            PODIUM,
+            "run",
+            str(DATA / "ledger.yaml"),
+            "--store",
+            store,
+            "--run-id",
+            "killme",
+            "--input",
+            f"ledger={ledger}",
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -70,7 +83,12 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> None:
 
     resumed = subprocess.run(
         [PODIUM, "resume", "killme", "--store", store, "--json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(resumed.stdout)
@@ -81,7 +99,5 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> None:
     assert set(counts) == {"s1", "s2", "left", "right", "s4", "s5", "s6", "s7"}
     assert all(n == 1 for n in counts.values()), counts
     after = journal(db, "killme")
-    assert Counter(e["task"] for e in after if e["kind"] == "TaskSucceeded") == Counter(
-        set(counts)
-    )
+    assert Counter(e["task"] for e in after if e["kind"] == "TaskSucceeded") == Counter(set(counts))
     assert after[-1]["kind"] == "RunSucceeded"
