@@ -1,7 +1,8 @@
 """The runtime: the orchestrator, the scheduler and a run's state."""
 
-from podium.runtime._driver import RunDriver, critical_paths
+from podium.runtime._driver import RunDriver
 from podium.runtime._execute import Attempt, AttemptResult, TaskRunner, error_info
+from podium.runtime._graph import critical_paths
 from podium.runtime._orchestrator import Limits, Orchestrator, new_run_id
 from podium.runtime._replay import Cassette
 from podium.runtime._result import RunResult

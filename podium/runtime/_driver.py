@@ -17,10 +17,9 @@ import inspect
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -53,6 +52,8 @@ from podium.policy import ApprovalRequest
 from podium.runtime import _approvals as approvals
 from podium.runtime._eager import Done, start_eagerly
 from podium.runtime._execute import Attempt, AttemptResult, TaskRunner
+from podium.runtime._graph import Inbox, critical_paths
+from podium.runtime._output import run_output
 from podium.runtime._replan import Replanner, Replans
 from podium.runtime._reuse import AnswerCache
 from podium.runtime._state import (
@@ -82,62 +83,6 @@ class _Stop:
     status: str  # "cancelled" or "failed"
     reason: str
     message: str
-
-
-class _Inbox(Generic[T]):
-    """What attempts report to the driver: an unbounded FIFO with one waiter.
-
-    An `asyncio.Queue` would do, but costs ~3 KiB per run (three deques and an Event); with
-    thousands of runs in flight that is most of a run's memory.
-    """
-
-    __slots__ = ("_items", "_waiter")
-
-    def __init__(self) -> None:
-        self._items: deque[T] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: T) -> None:
-        self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def get_nowait(self) -> T:
-        return self._items.popleft()
-
-    async def get(self) -> T:
-        while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.popleft()
-
-
-def critical_paths(plan: Plan) -> dict[str, int]:
-    """For each task, the number of tasks on the longest path from it to the end of the plan."""
-    dependants: dict[str, list[str]] = {tid: [] for tid in plan.tasks}
-    for t in plan:
-        for dep in t.needs:
-            if dep in dependants:
-                dependants[dep].append(t.id)
-    memo: dict[str, int] = {}
-    for tid in plan.tasks:  # iterative DFS: plans can be deeper than the recursion limit
-        stack = [(tid, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if node in memo:
-                continue
-            if expanded:
-                memo[node] = 1 + max((memo[d] for d in dependants[node]), default=0)
-                continue
-            stack.append((node, True))
-            stack.extend((d, False) for d in dependants[node] if d not in memo)
-    return memo
 
 
 class RunDriver:
@@ -178,7 +123,7 @@ class RunDriver:
         self._queued: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._per_agent: dict[str, int] = {}
-        self._done: _Inbox[AttemptResult | _Stop] = _Inbox()
+        self._done: Inbox[AttemptResult | _Stop] = Inbox()
         self._stop: _Stop | None = None
         self._fatal = False
         self._dependants: dict[str, list[str]] = {}
@@ -731,7 +676,7 @@ class RunDriver:
                 message="tasks can never become ready: " + ", ".join(unsettled),
             )
             return
-        output = self._output()
+        output = run_output(self.state, self._dependants)
         missing = [
             tid
             for tid, st in self.state.tasks.items()
@@ -745,35 +690,5 @@ class RunDriver:
         else:
             self.emit(RunSucceeded, output=output)
 
-    def _output(self) -> JSON:
-        outputs = {tid: st.output for tid, st in self.state.tasks.items() if st.task.parent is None}
-        spec = self.plan.output
-        if spec is None:
-            sinks = [
-                tid
-                for tid in outputs
-                if not any(
-                    d for d in self._dependants[tid] if self.state.tasks[d].task.parent is None
-                )
-            ]
-            return outputs[sinks[0]] if len(sinks) == 1 else {t: outputs[t] for t in sinks}
-        if isinstance(spec, str) and spec in outputs:
-            return outputs[spec]
-        inputs = self.state.submitted.inputs if self.state.submitted else {}
-        return _render_output(spec, {"inputs": inputs, "tasks": outputs})
 
-
-def _render_output(spec: JSON, scope: Mapping[str, JSON]) -> JSON:
-    if isinstance(spec, str):
-        try:
-            return render(spec, scope)
-        except TemplateError:
-            return None
-    if isinstance(spec, dict):
-        return {k: _render_output(v, scope) for k, v in spec.items()}
-    if isinstance(spec, list):
-        return [_render_output(v, scope) for v in spec]
-    return spec
-
-
-__all__ = ["RunDriver", "critical_paths"]
+__all__ = ["RunDriver"]
