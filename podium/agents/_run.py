@@ -84,10 +84,8 @@ def _system_prompt(agent: Agent, call: TaskCall) -> str:
     if visible:
         parts.append("Shared context:\n" + json.dumps(visible, ensure_ascii=False, indent=1))
     if call.output_schema is not None:
-        parts.append(
-            "Answer with JSON only, matching this schema:\n"
-            + json.dumps(call.output_schema, ensure_ascii=False)
-        )
+        # the schema itself travels in the request (native structured output, or a grammar)
+        parts.append("Answer with JSON only, in the required format.")
     return "\n\n".join(parts)
 
 

@@ -191,11 +191,21 @@ def _instructions(request: ModelRequest) -> str:
             f'or {{"final": ANSWER}} with {answer} when you are done.'
         )
         if request.output_schema:
-            lines.append(json.dumps(request.output_schema))
+            lines.append(_schema_text(request.output_schema))
         return "\n".join(lines)
     if request.output_schema is not None:
-        return "Reply with JSON matching this schema:\n" + json.dumps(request.output_schema)
+        return "Reply with JSON matching this schema:\n" + _schema_text(request.output_schema)
     return ""
+
+
+SCHEMA_TEXT_LIMIT = 600
+"""Longer schemas are not pasted into the prompt: the grammar enforces them anyway, and a small
+model's 2,048-token context is better spent on the task."""
+
+
+def _schema_text(schema: dict[str, JSON]) -> str:
+    text = json.dumps(schema, separators=(",", ":"))
+    return text if len(text) <= SCHEMA_TEXT_LIMIT else "(the reply format is enforced)"
 
 
 def _describe(tool: ToolSpec) -> str:

@@ -1,0 +1,160 @@
+"""The checking half of the workflow-file compiler: problems with their lines, bodies checked
+against the file-format models, ``module:function`` references imported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import pydantic
+
+from podium.exceptions import Problem
+from podium.plan._yaml_nodes import JSON, Loc, _line, _where
+from podium.plan._yaml_schema import _Body
+
+_B = TypeVar("_B", bound=_Body)
+
+
+def _kind(value: JSON) -> str:
+    kinds = {
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        list: "list",
+        dict: "mapping",
+        type(None): "null",
+    }
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (expected one of: {', '.join(sorted(choices)) or 'none'})"
+
+
+class _Checker:
+    """Collects the problems of one file; the base of `_Compiler`."""
+
+    def __init__(self, file: str | None, lines: Mapping[Loc, int], base_dir: str | None) -> None:
+        self.file = file
+        self.lines = lines
+        self.base_dir = base_dir
+        self.problems: list[Problem] = []
+
+    def add(self, loc: Loc, message: str, *, at: Loc | None = None) -> None:
+        """A problem about `loc`, shown on the line of `at` (default: `loc`)."""
+        line = _line(self.lines, loc if at is None else at)
+        self.problems.append(Problem(message, where=_where(loc), file=self.file, line=line))
+
+    def entries(self, raw: JSON, loc: Loc, what: str) -> list[tuple[str, JSON]] | None:
+        """The (name, body) pairs of a mapping section; ``None`` (reported) if it is not one."""
+        if raw is None:
+            return []
+        if not isinstance(raw, dict):
+            self.add(loc, f"must be a mapping of {what}, not a {_kind(raw)}")
+            return None
+        out = []
+        for key, body in raw.items():
+            if isinstance(key, str):
+                out.append((key, body))
+            else:
+                self.add((*loc, key), f"names must be strings, not {_kind(key)} {key!r} (quote it)")
+        return out
+
+    def model(self, cls: type[_B], body: JSON, loc: Loc) -> _B | None:
+        return self.checked(cls, body, loc)[0]
+
+    def checked(self, cls: type[_B], body: JSON, loc: Loc) -> tuple[_B | None, set[str]]:
+        """`body` checked against `cls`, and the keys that had errors (all reported).
+
+        Without its faulty keys the body is checked again, so that the rest of it can still be
+        compiled and checked; ``None`` when even that fails.
+        """
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            self.add(loc, f"must be a mapping, not a {_kind(body)}")
+            return None, set()
+        try:
+            return cls.model_validate(body), set()
+        except pydantic.ValidationError as exc:
+            errors = exc.errors(include_url=False)
+        for err in errors:
+            self._pydantic_error(err, loc, list(cls.model_fields))
+        bad = {str(err["loc"][0]) for err in errors if err["loc"]}
+        try:
+            return cls.model_validate({k: v for k, v in body.items() if k not in bad}), bad
+        except pydantic.ValidationError:
+            return None, bad
+
+    def _pydantic_error(self, err: Any, loc: Loc, fields: list[str]) -> None:
+        where = (*loc, *err["loc"])
+        kind, value = err["type"], err.get("input")
+        if kind == "extra_forbidden":
+            key = str(err["loc"][-1])
+            self.add(where[:-1], f"unknown key {key!r}{_suggest(key, fields)}", at=where)
+        elif kind == "missing":
+            self.add(where[:-1], f"missing required key {err['loc'][-1]!r}")
+        elif kind == "literal_error":
+            expected = err["ctx"]["expected"]
+            close = difflib.get_close_matches(str(value), re.findall(r"'([^']*)'", expected), 1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.add(where, f"{value!r} is not one of {expected}{hint}")
+        else:
+            message = re.sub(r"^Input should", "should", err["msg"])
+            self.add(where, f"{message}, got {_kind(value)} {value!r}")
+
+    def resolve(self, spec: str, loc: Loc) -> Callable[..., Any] | None:
+        """Import ``module:function`` (dots after the colon walk attributes)."""
+        module_name, colon, attr = spec.partition(":")
+        if not colon or not module_name or not attr:
+            self.add(loc, f"{spec!r} is not a reference of the form module:function")
+            return None
+        # kept on sys.path: the module may import its neighbours lazily, and resume reloads it
+        for folder in (os.getcwd(), self.base_dir):
+            if folder is not None and folder not in sys.path:
+                sys.path.insert(0, folder)
+        importlib.invalidate_caches()
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and f"{module_name}.".startswith(f"{exc.name}."):
+                places = "the workflow's folder, " if self.base_dir else ""
+                self.add(
+                    loc,
+                    f"cannot import module {module_name!r}: not found in "
+                    f"{places}the current folder or the installed packages",
+                )
+            else:
+                self.add(loc, f"importing module {module_name!r} failed: {exc}")
+            return None
+        except Exception as exc:  # the module's own code failed; report it, don't crash
+            self.add(loc, f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}")
+            return None
+        target: Any = module
+        for part in attr.split("."):
+            target = getattr(target, part, None)
+            if target is None:
+                public = [
+                    n
+                    for n, v in vars(module).items()
+                    if not n.startswith("_") and getattr(v, "__module__", None) == module_name
+                ]
+                self.add(
+                    loc,
+                    f"cannot import {attr!r} from module {module_name!r}{_suggest(attr, public)}",
+                )
+                return None
+        if not callable(target):
+            self.add(loc, f"{spec!r} is not callable (it is a {type(target).__name__})")
+            return None
+        return target  # type: ignore[no-any-return]

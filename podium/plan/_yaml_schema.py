@@ -1,0 +1,113 @@
+"""The pydantic models of the workflow file format, one per kind of body (strict, unknown keys
+refused).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pydantic
+
+from podium.agents._handoff import DEFAULT_MAX_HANDOFFS
+from podium.plan._yaml_nodes import JSON
+from podium.reliability._retry import RetryPolicy
+
+
+def _one_or_many(value: JSON) -> JSON:
+    return [value] if isinstance(value, str) else value
+
+
+_Names = Annotated[list[str], pydantic.BeforeValidator(_one_or_many)]
+
+
+class _Body(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _InputBody(_Body):
+    type: Literal["string", "integer", "number", "boolean", "array", "object", "any"] = "any"
+    description: str = ""
+    default: JSON = None
+
+
+class _ToolBody(_Body):
+    python: str
+    effect: Literal["read", "write", "irreversible"] = "read"
+    description: str | None = None
+
+
+class _RetryBody(_Body):
+    attempts: int = pydantic.Field(3, ge=1)
+    backoff_s: float = pydantic.Field(1.0, ge=0)
+    max_backoff_s: float = pydantic.Field(60.0, ge=0)
+    multiplier: float = pydantic.Field(2.0, ge=1)
+    jitter: float = pydantic.Field(0.2, ge=0, le=1)
+    on: _Names = []
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: JSON) -> JSON:
+        # YAML 1.1 reads a bare `on` key as the boolean true
+        if isinstance(data, dict) and True in data and "on" not in data:
+            return {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(**{**self.model_dump(), "on": tuple(self.on)})
+
+
+class _BudgetBody(_Body):
+    tokens: int | None = pydantic.Field(None, ge=0)
+    usd: float | None = pydantic.Field(None, ge=0)
+    wall_s: float | None = pydantic.Field(None, ge=0)
+    steps: int | None = pydantic.Field(None, ge=0)
+    fallback_model: str | None = None
+    fallback_below: float = pydantic.Field(0.2, ge=0, le=1)
+    output_estimate: int = pydantic.Field(256, ge=0)
+
+
+class _AgentBody(_Body):
+    description: str = ""
+    capabilities: _Names = []
+    model: str | None = None
+    python: str | None = None
+    tools: _Names = []
+    instructions: str = ""
+    max_rounds: int = pydantic.Field(8, ge=1)
+    max_concurrency: int | None = pydantic.Field(None, ge=1)
+    metadata: dict[str, JSON] = {}  # e.g. cost_tier, expected_cost_usd (read by the router)
+    retry: _RetryBody | None = None
+    backups: _Names = []
+    handoffs: _Names = []
+    max_handoffs: int = pydantic.Field(DEFAULT_MAX_HANDOFFS, ge=0)
+
+
+class _ContextBody(_Body):
+    merge: Literal["error", "last", "append", "reduce"] = "error"
+    reducer: str | None = None
+
+
+class _TaskBody(_Body):
+    id: str | None = None
+    instruction: str = ""
+    agent: str | None = None
+    capability: str | None = None
+    needs: _Names = []
+    reads: _Names = []
+    optional: bool = False
+    map: str | None = None
+    output_schema: dict[str, JSON] | None = None
+    retries: int = pydantic.Field(0, ge=0)
+    timeout_s: float | None = pydantic.Field(None, gt=0)
+    risk: Literal["low", "medium", "high"] | None = None
+    approval: Literal["required"] | None = None
+    retry: _RetryBody | None = None
+    backups: _Names = []
+    budget: _BudgetBody | None = None
+
+
+class _PolicyBody(_Body):
+    approve_effects: list[Literal["read", "write", "irreversible"]] = ["irreversible"]
+    approve_risks: list[Literal["low", "medium", "high"]] = ["high"]
+    min_confidence: float | None = pydantic.Field(None, ge=0, le=1)
+    approval_ttl_s: float | None = pydantic.Field(None, gt=0)
