@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import anthropic
 import httpx2
@@ -45,6 +44,7 @@ from podium.models._base import (
     ToolSpec,
     UserMessage,
 )
+from podium.models._closing import AsyncClosing
 from podium.models._errors import (
     AuthenticationError,
     ContextTooLong,
@@ -77,7 +77,7 @@ _STOP_REASONS = {
 _CONTEXT_HINTS = ("prompt is too long", "context window", "context length", "too many tokens")
 
 
-class AnthropicModel:
+class AnthropicModel(AsyncClosing):
     """A Claude model behind Anthropic's Messages API.
 
     Args:
@@ -147,17 +147,6 @@ class AnthropicModel:
         """Close the SDK client (not an `http_client` that was passed in)."""
         if self._owns_http_client:
             await self._client.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _create_params(model: str, request: ModelRequest) -> dict[str, Any]:

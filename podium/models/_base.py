@@ -104,6 +104,22 @@ class Model(Protocol):
     async def request(self, request: ModelRequest) -> ModelResponse: ...
 
 
+class ModelWrapper:
+    """Base for a model that wraps another: keeps it as `inner` and passes its `name` and
+    `provider` through. Subclasses implement `request`."""
+
+    def __init__(self, model: Model) -> None:
+        self.inner = model
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def provider(self) -> str:
+        return self.inner.provider
+
+
 def approx_tokens(text: str) -> int:
     """A rough token count (~4 characters a token) for models that report none."""
     return max(1, (len(text) + 3) // 4) if text else 0

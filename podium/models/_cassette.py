@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from podium.exceptions import ConfigError, ModelError
-from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
 
 
 class Exchange(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,7 +104,7 @@ def read_cassette(path: str | Path) -> list[Exchange]:
     return exchanges
 
 
-class RecordingModel:
+class RecordingModel(ModelWrapper):
     """Passes requests to `inner` and appends each exchange to the cassette at `path`.
 
     Args:
@@ -114,18 +114,10 @@ class RecordingModel:
     """
 
     def __init__(self, inner: Model, path: str | Path, *, append: bool = False) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.path = Path(path)
         self._append = append
         self._count: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         response = await self.inner.request(request)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx2
@@ -41,6 +40,7 @@ from podium.models._base import (
     ToolSpec,
     UserMessage,
 )
+from podium.models._closing import AsyncClosing
 from podium.models._errors import (
     AuthenticationError,
     ContextTooLong,
@@ -66,7 +66,7 @@ _CONTEXT_HINTS = (
 )
 
 
-class OpenAIModel:
+class OpenAIModel(AsyncClosing):
     """A chat model behind the OpenAI API or any OpenAI-compatible server.
 
     Args:
@@ -153,19 +153,8 @@ class OpenAIModel:
         if self._owns_http_client:
             await self._client.close()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class TextStream(AsyncIterator[str]):
+class TextStream(AsyncClosing, AsyncIterator[str]):
     """Text deltas of one streamed completion.
 
     Attributes:
@@ -219,17 +208,6 @@ class TextStream(AsyncIterator[str]):
         self._closed = True
         if self._chunks is not None:
             await self._chunks.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _create_params(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from podium.exceptions import CircuitOpen, ConfigError
-from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
 from podium.models._errors import ProviderError
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 
@@ -255,7 +255,7 @@ class Breakers:
 OnOpened = Callable[[CircuitBreaker], Awaitable[None]]
 
 
-class BreakerModel:
+class BreakerModel(ModelWrapper):
     """A model behind its provider's circuit breaker.
 
     Calls fail fast with `CircuitOpen` while the breaker is open; every `ProviderError` counts
@@ -263,17 +263,9 @@ class BreakerModel:
     """
 
     def __init__(self, model: Model, breaker: CircuitBreaker, on_opened: OnOpened) -> None:
-        self.inner = model
+        super().__init__(model)
         self.breaker = breaker
         self.on_opened = on_opened
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         breaker = self.breaker

@@ -21,7 +21,7 @@ import asyncio
 from dataclasses import dataclass
 
 from podium.exceptions import ConfigError
-from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
 from podium.reliability._budget import estimate_call
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 
@@ -121,21 +121,13 @@ class RateLimits:
             raise
 
 
-class RateLimitedModel:
+class RateLimitedModel(ModelWrapper):
     """A model whose calls wait for the rate limits of a `RateLimits` registry."""
 
     def __init__(self, model: Model, limits: RateLimits, *, output_estimate: int = 256) -> None:
-        self.inner = model
+        super().__init__(model)
         self.limits = limits
         self.output_estimate = output_estimate
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         buckets = self.limits.buckets(self.inner)

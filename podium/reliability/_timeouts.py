@@ -12,29 +12,21 @@ import inspect
 from typing import Any
 
 from podium.exceptions import ConfigError, ToolError
-from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
 from podium.models._errors import ProviderTimeout
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 from podium.tools._tool import Tool
 
 
-class TimeoutModel:
+class TimeoutModel(ModelWrapper):
     """A model whose calls fail with a retryable `ProviderTimeout` after `seconds`."""
 
     def __init__(self, model: Model, seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
         if seconds <= 0:
             raise ConfigError(f"a model call timeout must be positive, not {seconds}")
-        self.inner = model
+        super().__init__(model)
         self.seconds = seconds
         self.clock = clock
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         try:

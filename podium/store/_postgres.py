@@ -22,7 +22,13 @@ from psycopg.conninfo import conninfo_to_dict
 from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many, encode
 from podium.exceptions import JournalConflict, RunNotFound, StoreError
 from podium.store._outcomes import Outcome, OutcomeStats, aggregate
-from podium.store._protocol import APPROVAL_PREFIX, RunInfo, pending_requests, status_after
+from podium.store._protocol import (
+    APPROVAL_PREFIX,
+    RunInfo,
+    pending_requests,
+    run_info_from_row,
+    status_after,
+)
 
 _SCHEMA: tuple[LiteralString, ...] = (
     # Serialises schema creation: two processes racing on CREATE TABLE IF NOT EXISTS can both
@@ -227,13 +233,13 @@ class PostgresStore:
         async with self._connection("read") as conn:
             cur = await conn.execute(_GET_RUN, (run_id,))
             row = await cur.fetchone()
-        return None if row is None else _run_info(row)
+        return None if row is None else run_info_from_row(row)
 
     async def list_runs(self, *, limit: int = 100) -> list[RunInfo]:
         async with self._connection("read") as conn:
             cur = await conn.execute(_LIST_RUNS, (limit,))
             rows = await cur.fetchall()
-        return [_run_info(row) for row in rows]
+        return [run_info_from_row(row) for row in rows]
 
     async def pending_approvals(self, *, limit: int = 1000) -> list[ApprovalRequested]:
         params = {"n": len(APPROVAL_PREFIX), "prefix": APPROVAL_PREFIX}
@@ -283,18 +289,6 @@ _OUTCOME_FIELDS = (
     "latency_s",
     "updated_at",
 )
-
-
-def _run_info(row: tuple[Any, ...]) -> RunInfo:
-    run_id, status, name, created_at, updated_at, events = row
-    return RunInfo(
-        run_id=run_id,
-        status=status,
-        name=name,
-        created_at=created_at,
-        updated_at=updated_at,
-        events=events,
-    )
 
 
 def _describe(url: str) -> str:

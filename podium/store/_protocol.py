@@ -20,7 +20,7 @@ Rules every backend keeps:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -114,6 +114,20 @@ _STATUS = {
     RunWaiting: "waiting",
     RunResumed: "running",
 }
+
+
+def run_info_from_row(row: tuple[Any, ...]) -> RunInfo:
+    """A `RunInfo` from a run-index row ``(run_id, status, name, created_at, updated_at,
+    events)``, as the SQL stores select it."""
+    run_id, status, name, created_at, updated_at, events = row
+    return RunInfo(
+        run_id=run_id,
+        status=status,
+        name=name,
+        created_at=created_at,
+        updated_at=updated_at,
+        events=events,
+    )
 
 
 def status_after(events: Sequence[Event]) -> str | None:

@@ -18,7 +18,13 @@ from typing import Any
 from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many, encode
 from podium.exceptions import JournalConflict, RunNotFound, StoreError
 from podium.store._outcomes import Outcome, OutcomeStats, aggregate
-from podium.store._protocol import APPROVAL_PREFIX, RunInfo, pending_requests, status_after
+from podium.store._protocol import (
+    APPROVAL_PREFIX,
+    RunInfo,
+    pending_requests,
+    run_info_from_row,
+    status_after,
+)
 
 SCHEMA_VERSION = 2
 """Kept in ``PRAGMA user_version``; bumped when the tables change (2: the outcomes table)."""
@@ -207,13 +213,13 @@ class SQLiteStore:
         conn = self._connection()
         with self._translate("read"):
             row = conn.execute(_GET_RUN, (run_id,)).fetchone()
-        return None if row is None else _run_info(row)
+        return None if row is None else run_info_from_row(row)
 
     async def list_runs(self, *, limit: int = 100) -> list[RunInfo]:
         conn = self._connection()
         with self._translate("read"):
             rows = conn.execute(_LIST_RUNS, (limit,)).fetchall()
-        return [_run_info(row) for row in rows]
+        return [run_info_from_row(row) for row in rows]
 
     async def pending_approvals(self, *, limit: int = 1000) -> list[ApprovalRequested]:
         conn = self._connection()
@@ -275,18 +281,6 @@ def _write(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-
-
-def _run_info(row: tuple[str, str, str, float, float, int]) -> RunInfo:
-    run_id, status, name, created_at, updated_at, events = row
-    return RunInfo(
-        run_id=run_id,
-        status=status,
-        name=name,
-        created_at=created_at,
-        updated_at=updated_at,
-        events=events,
-    )
 
 
 def _outcome_row(stats: OutcomeStats) -> tuple[Any, ...]:

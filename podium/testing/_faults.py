@@ -26,7 +26,14 @@ from typing import Any, overload
 
 from podium.agents import Agent, TaskCall
 from podium.exceptions import ConfigError, TaskError
-from podium.models._base import Model, ModelRequest, ModelResponse, TokenUsage, ToolCall
+from podium.models._base import (
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ModelWrapper,
+    TokenUsage,
+    ToolCall,
+)
 from podium.models._errors import ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited
 from podium.models._registry import resolve_model
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
@@ -84,7 +91,7 @@ class FaultStats:
         self.counts[fate] = self.counts.get(fate, 0) + 1
 
 
-class FaultyModel:
+class FaultyModel(ModelWrapper):
     """A model that fails, slows down or answers garbage at the rates of `faults`.
 
     Args:
@@ -102,19 +109,11 @@ class FaultyModel:
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
-        self.inner = resolve_model(model)
+        super().__init__(resolve_model(model))
         self.faults = faults
         self.clock = clock
         self.rng = rng or random.Random(faults.seed)
         self.stats = FaultStats()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         fate = self.faults.draw(self.rng)

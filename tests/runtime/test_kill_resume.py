@@ -5,30 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import PODIUM, journal
+
 DATA = Path(__file__).parent / "data"
-PODIUM = str(Path(sys.executable).parent / "podium")
-
-
-def journal(db: Path, run_id: str) -> list[dict[str, object]]:
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            rows = conn.execute(
-                "SELECT data FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
-            ).fetchall()
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return []
-    return [json.loads(r[0]) for r in rows]
 
 
 def in_flight(events: list[dict[str, object]]) -> set[object]:
