@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
+
+import msgspec
 
 from podium.agents._handoff import (
     HandoffStep,
@@ -278,7 +279,7 @@ class ModelAgentLoop:
         self.handoffs.append(step)
         self._transcript += summarise(messages[2:], step.from_agent)
         self.agent = target
-        self.call = dataclasses.replace(self.call, agent=target.name)
+        self.call = msgspec.structs.replace(self.call, agent=target.name)
         self.model = resolve_model(target.model)  # type: ignore[arg-type]
         self.tools = {t.name: t for t in target.tools}
         self._targets = handoff_targets(target, self.agents)

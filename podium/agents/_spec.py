@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from podium.agents._handoff import DEFAULT_MAX_HANDOFFS, validate_handoffs
 from podium.exceptions import ConfigError
 from podium.models._base import Model
@@ -20,9 +22,8 @@ if TYPE_CHECKING:
 JSON = Any
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskCall:
-    """What an agent receives for one attempt of one task.
+class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
+    """What an agent receives for one attempt of one task (read-only).
 
     Attributes:
         run_id: the run.
