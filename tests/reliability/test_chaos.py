@@ -22,7 +22,18 @@ def test_the_chaos_workflow_has_many_side_effects() -> None:
 def test_kill_9_and_resume_sqlite(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
     storage.create()
-    report = chaos_run(storage, run_id="chaos-sqlite", steps=9, width=3, max_kills=5, seed=7)
+    # steps long enough (pause_s) and kills soon enough (max_delay_s) that the run cannot finish
+    # before three kills, however fast the machine
+    report = chaos_run(
+        storage,
+        run_id="chaos-sqlite",
+        steps=9,
+        width=3,
+        max_kills=5,
+        seed=7,
+        pause_s=0.2,
+        max_delay_s=0.25,
+    )
     assert report.kills >= 3
     assert report.status == "succeeded"
     assert report.duplicate_effects == {}
@@ -37,7 +48,16 @@ def test_kill_9_and_resume_postgres(tmp_path: Path, postgres_url: str) -> None:
     storage = Storage(tmp_path, postgres_url=postgres_url, tag=uuid.uuid4().hex[:12])
     storage.create()
     try:
-        report = chaos_run(storage, run_id="chaos-pg", steps=9, width=3, max_kills=5, seed=11)
+        report = chaos_run(
+            storage,
+            run_id="chaos-pg",
+            steps=9,
+            width=3,
+            max_kills=5,
+            seed=11,
+            pause_s=0.2,
+            max_delay_s=0.25,
+        )
     finally:
         storage.drop()
     assert report.kills >= 3
