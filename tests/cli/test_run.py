@@ -128,13 +128,12 @@ def test_a_failed_run_says_why(store: str) -> None:
 
 
 def test_a_timeout_fails_the_run(store: str) -> None:
-    started = time.monotonic()
     code, data = invoke_json(
         "run", DATA / "sleepy.yaml", "--store", store, "-i", "seconds=0.6", "--timeout", "0.1"
     )
     assert code == 1
     assert (data["status"], data["reason"]) == ("failed", "timeout")
-    assert time.monotonic() - started < 5
+    assert data["tasks"]["nap"]["status"] != "succeeded"  # cut short, not waited out
 
 
 def test_an_existing_run_id_does_not_run_again(store: str, ledger: Callable[[], list[str]]) -> None:
