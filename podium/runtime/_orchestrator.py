@@ -310,18 +310,7 @@ class Orchestrator:
         on_event: EventCallback | None,
         planner: Planner | None = None,
     ) -> RunResult:
-        assert self._pool is not None
-        if isinstance(self.router, LearningRouter):
-            await self.router.prepare(self.store)  # route by what earlier runs learned
-        runner = ReliableRunner(
-            agents=agents, router=self.router, pool=self._pool, context_policy=workflow.context
-        )
-        runner.policy = workflow.policy or self.policy
-        runner.prices = (
-            self.prices.with_overrides(workflow.prices) if workflow.prices else self.prices
-        )
-        if self.cassette is not None:
-            runner = self.cassette.runner(runner)
+        runner = await self._runner_for(workflow, agents)
         if on_event is not None and state.submitted is not None and state.plan is None:
             await _deliver(on_event, state.submitted)
         goal = state.submitted is not None and state.submitted.goal is not None
@@ -337,19 +326,7 @@ class Orchestrator:
             if state.finished:  # answered directly, or no plan
                 return RunResult.from_state(state, now=self.clock())
         if state.plan is None:
-            plan = workflow.plan
-            accepted = PlanAccepted(
-                run_id=state.run_id,
-                seq=state.seq + 1,
-                ts=self.clock(),
-                tasks=plan.to_data(),
-                output=plan.output,
-            )
-            await self.store.append(state.run_id, [accepted])
-            state.seq = accepted.seq
-            state.accept_plan(Plan(plan.all_tasks(), output=plan.output))
-            if on_event is not None:
-                await _deliver(on_event, accepted)
+            await self._accept(state, workflow.plan, on_event)
         driver = RunDriver(
             state,
             store=self.store,
@@ -388,6 +365,35 @@ class Orchestrator:
             if handle is not None:
                 handle.cancel()
         return RunResult.from_state(state, now=self.clock())
+
+    async def _runner_for(self, workflow: Workflow, agents: dict[str, Agent]) -> ReliableRunner:
+        """The runner of one drive: reliability wrappers, policy, prices, record/replay."""
+        assert self._pool is not None
+        if isinstance(self.router, LearningRouter):
+            await self.router.prepare(self.store)  # route by what earlier runs learned
+        runner = ReliableRunner(
+            agents=agents, router=self.router, pool=self._pool, context_policy=workflow.context
+        )
+        runner.policy = workflow.policy or self.policy
+        runner.prices = (
+            self.prices.with_overrides(workflow.prices) if workflow.prices else self.prices
+        )
+        return runner if self.cassette is None else self.cassette.runner(runner)
+
+    async def _accept(self, state: RunState, plan: Plan, on_event: EventCallback | None) -> None:
+        """Journal `PlanAccepted` for a workflow's plan and give the run its own copy."""
+        accepted = PlanAccepted(
+            run_id=state.run_id,
+            seq=state.seq + 1,
+            ts=self.clock(),
+            tasks=plan.to_data(),
+            output=plan.output,
+        )
+        await self.store.append(state.run_id, [accepted])
+        state.seq = accepted.seq
+        state.accept_plan(Plan(plan.all_tasks(), output=plan.output))
+        if on_event is not None:
+            await _deliver(on_event, accepted)
 
     async def _save_outcomes(self, outcomes: list[Outcome]) -> None:
         """Add a run's task outcomes to the store's statistics, for the runs after it."""
