@@ -159,13 +159,19 @@ class RunDriver:
     # -- graph ------------------------------------------------------------------------------
 
     def _reindex(self) -> None:
-        self._waiting: dict[str, int] = {}  # unsettled needs per task; recounted after changes
+        # counts of unsettled needs and of unsettled map sub-tasks; recounted after changes
+        self._waiting: dict[str, int] = {}
+        self._unjoined: dict[str, int] = {}
         self._dependants = {tid: [] for tid in self.plan.tasks}
+        self._children_of: dict[str, list[str]] = {}
         for t in self.plan:
             for dep in t.needs:
                 self._dependants[dep].append(t.id)
             if t.parent is not None:
                 self._dependants[t.id].append(t.parent)
+                self._children_of.setdefault(t.parent, []).append(t.id)
+        for ids in self._children_of.values():
+            ids.sort(key=lambda c: self.plan.tasks[c].index or 0)
         for replaced, new in self.state.revised.items():  # a re-planned task waits on its branch
             self._dependants[new].append(replaced)
         self._priority = critical_paths(self.plan)
@@ -183,9 +189,6 @@ class RunDriver:
                 seen.add(dep)
                 stack.extend(self.plan.tasks[dep].needs)
         return seen
-
-    def _children(self, parent: str) -> list[Task]:
-        return sorted((t for t in self.plan if t.parent == parent), key=lambda t: t.index or 0)
 
     def _blocking(self, task: Task) -> tuple[bool, str | None]:
         """(all needs are settled, the required need that failed, if any).
@@ -245,6 +248,8 @@ class RunDriver:
         failed_required = st.status != SUCCEEDED and not st.task.optional
         if failed_required and st.task.parent is None:
             self._fatal = True
+        if st.task.parent in self._unjoined:
+            self._unjoined[st.task.parent] -= 1
         waiting = self._waiting
         for dependant in self._dependants.get(tid, ()):
             if failed_required:
@@ -276,22 +281,14 @@ class RunDriver:
                 ),
             )
             return
+        # a sub-task is its parent for one item: no `map`, and no `budget` of its own (the
+        # parent's budget covers the whole fan-out)
         children = [
-            Task(
+            msgspec.structs.replace(
+                task,
                 id=f"{task.id}[{i}]",
-                instruction=task.instruction,
-                agent=task.agent,
-                capability=task.capability,
-                needs=task.needs,
-                reads=task.reads,
-                output_schema=task.output_schema,
-                optional=task.optional,
-                retries=task.retries,
-                timeout_s=task.timeout_s,
-                retry=task.retry,
-                backups=task.backups,
-                risk=task.risk,
-                approval=task.approval,
+                map=None,
+                budget=None,
                 item=item,
                 parent=task.id,
                 index=i,
@@ -308,11 +305,20 @@ class RunDriver:
         self._maybe_join(task.id)
 
     def _maybe_join(self, parent: str) -> None:
-        children = self._children(parent)
-        states = [self.state.tasks[c.id] for c in children]
-        if any(s.status not in (SUCCEEDED, FAILED, SKIPPED) for s in states):
+        """Join a map parent once every sub-task has settled.
+
+        Like `_blocking`, a count of unsettled sub-tasks (kept by `_settled`) answers "not yet"
+        without rescanning them, so an n-item map joins in O(n), not O(n²).
+        """
+        if self._unjoined.get(parent, 0) > 0:
             return
-        bad = [c.id for c, s in zip(children, states, strict=True) if s.status != SUCCEEDED]
+        children = self._children_of.get(parent, [])
+        states = [self.state.tasks[c] for c in children]
+        unsettled = sum(s.status not in (SUCCEEDED, FAILED, SKIPPED) for s in states)
+        if unsettled:
+            self._unjoined[parent] = unsettled
+            return
+        bad = [c for c, s in zip(children, states, strict=True) if s.status != SUCCEEDED]
         if bad:
             self._fail_now(
                 parent,
