@@ -4,11 +4,18 @@ from podium.plan._match import best_agent
 from podium.plan._planner import Planner, PlanOutcome
 from podium.plan._task import Plan, Task, task_from_data
 from podium.plan._template import TemplateError, references, render
-from podium.plan._validate import check_plan, find_cycles, upstream_of, validate_plan
+from podium.plan._validate import (
+    DEFAULT_MAX_TASKS,
+    check_plan,
+    find_cycles,
+    upstream_of,
+    validate_plan,
+)
 from podium.plan._workflow import InputSpec, Workflow
 from podium.plan._yaml import load_workflow, load_workflow_text
 
 __all__ = [
+    "DEFAULT_MAX_TASKS",
     "InputSpec",
     "Plan",
     "PlanOutcome",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 JSON = Any
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object", "any")
+INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+"""What an input name may be: letters, digits, ``_`` and ``-``, not starting with a digit."""
 _REQUIRED: Any = object()
 
 

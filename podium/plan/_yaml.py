@@ -1,22 +1,27 @@
 """Workflow files (YAML) → `Workflow`.
 
-The text is composed into YAML nodes first, so every key keeps its line. Each section is checked
-with a small pydantic model (unknown keys are refused with a "did you mean"), ``module:function``
-references are imported, and the plan goes through `validate_plan` with a `locate` that knows the
-lines. Every problem found on the way is raised at once in one `PlanValidationError`; only a file
-that is not YAML at all stops at its first error (a `ConfigError` with its line).
+The text is composed into YAML nodes first, within limits (`_yaml_compose`), so every key keeps
+its line. Each section is checked with a small pydantic model (unknown keys are refused with a
+"did you mean"), ``module:function`` references are imported (or only looked up, to check a file
+without running its code), and the plan goes through `validate_plan` with a `locate` that knows
+the lines. Every problem found on the way is raised at once in one `PlanValidationError`; only a
+file that is not YAML at all, or passes a limit, stops at its first error (a `ConfigError` with
+its line).
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 
 from podium.exceptions import ConfigError, PlanValidationError, Problem
+from podium.plan._references import Importer, SourceLookup
 from podium.plan._task import Plan
 from podium.plan._validate import validate_plan
 from podium.plan._workflow import Workflow
 from podium.plan._yaml_check import _kind, _suggest
+from podium.plan._yaml_compose import MAX_FILE_SIZE, _size
 from podium.plan._yaml_nodes import JSON, Loc, _compose, _Locator
 from podium.plan._yaml_schema import _Body
 from podium.plan._yaml_sections import _Sections
@@ -37,31 +42,74 @@ _SECTIONS = (
     "tasks",
     "output",
 )
+_OTHER_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16's, which it starts with
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+_MAX_PROBLEMS = 100  # listed at most; past them, how many more there are
 
 
-def load_workflow(path: str | os.PathLike[str], *, require_tasks: bool = True) -> Workflow:
+def load_workflow(
+    path: str | os.PathLike[str], *, require_tasks: bool = True, import_code: bool = True
+) -> Workflow:
     """Compile a workflow file (with ``require_tasks=False``, an agents file: tasks optional).
 
+    ``python: module:function`` references import their modules, which runs the modules'
+    top-level code; with ``import_code=False`` nothing is imported (see `load_workflow_text`).
+
     Raises:
-        ConfigError: the file cannot be read or is not YAML (with its line).
+        ConfigError: the file cannot be read, is not YAML or passes a limit of the format (at
+            most 4 MiB, lists and mappings nested at most 64 deep, 250,000 nodes with aliases
+            expanded), with its line.
         PlanValidationError: every problem of the file and its plan, each with file, line, field.
     """
     file = os.fspath(path)
+    text = _read(file)
+    return load_workflow_text(text, path=file, require_tasks=require_tasks, import_code=import_code)
+
+
+def _read(file: str) -> str:
+    """The file's text: at most `MAX_FILE_SIZE` bytes of UTF-8."""
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        with open(file, "rb") as stream:
+            data = stream.read(MAX_FILE_SIZE + 1)  # a larger file is not read to its end
     except OSError as exc:
         raise ConfigError(
             f"cannot read the workflow file: {exc.strerror or exc}", file=file
         ) from None
-    except UnicodeDecodeError as exc:
+    if len(data) > MAX_FILE_SIZE:
         raise ConfigError(
-            f"the workflow file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=file
+            f"the workflow file is larger than {_size(MAX_FILE_SIZE)} (it passes it on this line)",
+            file=file,
+            line=data.count(b"\n", 0, MAX_FILE_SIZE) + 1,
+        )
+    for bom, encoding in _OTHER_BOMS:
+        if data.startswith(bom):
+            raise ConfigError(
+                f"the workflow file is not UTF-8 text (it starts with the byte-order mark of "
+                f"{encoding}): save it as UTF-8",
+                file=file,
+            )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise ConfigError(
+            f"the workflow file is not UTF-8 text ({exc.reason} at byte {exc.start}: line "
+            f"{line}, column {column})",
+            file=file,
         ) from None
-    return load_workflow_text(text, path=file, require_tasks=require_tasks)
 
 
 def load_workflow_text(
-    text: str, *, path: str | None = None, require_tasks: bool = True
+    text: str,
+    *,
+    path: str | None = None,
+    require_tasks: bool = True,
+    import_code: bool = True,
 ) -> Workflow:
     """Compile a workflow from its YAML text.
 
@@ -70,14 +118,20 @@ def load_workflow_text(
         path: the file it came from: shown in messages, and its directory is where
             ``python: module:function`` references are imported from (besides the current one).
         require_tasks: ``False`` for an agents file (a team a goal is planned for).
+        import_code: ``False`` to check the file without running any of its code: each
+            ``python:`` reference is looked up in its module's source (found as an import would
+            find it, defined at the module's top level) instead of imported, and compiles to a
+            stand-in that raises `ConfigError` when called. Such a workflow is for checking
+            (``podium validate``), not for running.
 
     Raises:
-        ConfigError: the text is not YAML (with its line).
+        ConfigError: the text is not YAML or passes a limit of the format (with its line).
         PlanValidationError: every problem of the file and its plan, each with file, line, field.
     """
     data, lines, duplicates = _compose(text, path)
     base_dir = os.path.dirname(os.path.abspath(path)) if path is not None else None
-    compiler = _Compiler(path, lines, base_dir)
+    references = Importer(base_dir) if import_code else SourceLookup(base_dir)
+    compiler = _Compiler(path, lines, references)
     for loc, message in duplicates:
         compiler.add(loc, message)
     return compiler.workflow(data, text, require_tasks=require_tasks)
@@ -122,7 +176,7 @@ class _Compiler(_Sections):
         problems = self.problems + [p for p in plan_problems if not self._echoes(p)]
         if problems:
             problems.sort(key=lambda p: (p.line is None, p.line or 0))
-            raise PlanValidationError(problems)
+            raise PlanValidationError(self._shown(problems))
         return Workflow(
             name=name,
             plan=plan,
@@ -140,13 +194,20 @@ class _Compiler(_Sections):
     def _echoes(self, problem: Problem) -> bool:
         """Whether a plan problem only repeats a structure problem already reported."""
         if problem.where == "tasks":
-            return "" in self.quiet
+            return self.quiet_tasks
         if not problem.where.startswith("tasks."):
             return False
         tid, _, field = problem.where.removeprefix("tasks.").rpartition(".")
-        for key in (tid, "*"):
-            if key in self.quiet:
-                fields = self.quiet[key]
-                if fields is None or field in fields:
-                    return True
-        return False
+        if field in self.quiet_everywhere:
+            return True
+        if tid not in self.quiet:
+            return False
+        fields = self.quiet[tid]
+        return fields is None or field in fields
+
+    def _shown(self, problems: list[Problem]) -> list[Problem]:
+        if len(problems) <= _MAX_PROBLEMS:
+            return problems
+        more = len(problems) - _MAX_PROBLEMS
+        summary = Problem(f"… and {more:,} more problems", file=self.file)
+        return [*problems[:_MAX_PROBLEMS], summary]

@@ -1,20 +1,18 @@
 """The checking half of the workflow-file compiler: problems with their lines, bodies checked
-against the file-format models, ``module:function`` references imported.
+against the file-format models, ``module:function`` references resolved (see `_references`).
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pydantic
 
 from podium.exceptions import Problem
+from podium.plan._references import ReferenceProblem, References
 from podium.plan._yaml_nodes import JSON, Loc, _line, _where
 from podium.plan._yaml_schema import _Body
 
@@ -34,20 +32,28 @@ def _kind(value: JSON) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
+_SUGGESTED_FROM = 200  # names at most that a "did you mean" compares a word with
+_SHOWN = 25  # names listed at most
+
+
 def _suggest(word: str, choices: list[str]) -> str:
+    if len(choices) > _SUGGESTED_FROM:  # difflib over thousands of names, thousands of times
+        return f" (none of the {len(choices):,} known)"
     close = difflib.get_close_matches(word, choices, n=1)
     if close:
         return f" (did you mean {close[0]!r}?)"
-    return f" (expected one of: {', '.join(sorted(choices)) or 'none'})"
+    shown = ", ".join(sorted(choices)[:_SHOWN]) or "none"
+    more = f", … ({len(choices)} in all)" if len(choices) > _SHOWN else ""
+    return f" (expected one of: {shown}{more})"
 
 
 class _Checker:
     """Collects the problems of one file; the base of `_Compiler`."""
 
-    def __init__(self, file: str | None, lines: Mapping[Loc, int], base_dir: str | None) -> None:
+    def __init__(self, file: str | None, lines: Mapping[Loc, int], references: References) -> None:
         self.file = file
         self.lines = lines
-        self.base_dir = base_dir
+        self.references = references
         self.problems: list[Problem] = []
 
     def add(self, loc: Loc, message: str, *, at: Loc | None = None) -> None:
@@ -114,47 +120,10 @@ class _Checker:
             self.add(where, f"{message}, got {_kind(value)} {value!r}")
 
     def resolve(self, spec: str, loc: Loc) -> Callable[..., Any] | None:
-        """Import ``module:function`` (dots after the colon walk attributes)."""
-        module_name, colon, attr = spec.partition(":")
-        if not colon or not module_name or not attr:
-            self.add(loc, f"{spec!r} is not a reference of the form module:function")
-            return None
-        # kept on sys.path: the module may import its neighbours lazily, and resume reloads it
-        for folder in (os.getcwd(), self.base_dir):
-            if folder is not None and folder not in sys.path:
-                sys.path.insert(0, folder)
-        importlib.invalidate_caches()
+        """The callable of a ``module:function`` reference (dots after the colon walk
+        attributes); ``None`` (reported) when it cannot be had."""
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and f"{module_name}.".startswith(f"{exc.name}."):
-                places = "the workflow's folder, " if self.base_dir else ""
-                self.add(
-                    loc,
-                    f"cannot import module {module_name!r}: not found in "
-                    f"{places}the current folder or the installed packages",
-                )
-            else:
-                self.add(loc, f"importing module {module_name!r} failed: {exc}")
+            return self.references.resolve(spec)
+        except ReferenceProblem as exc:
+            self.add(loc, str(exc))
             return None
-        except Exception as exc:  # the module's own code failed; report it, don't crash
-            self.add(loc, f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}")
-            return None
-        target: Any = module
-        for part in attr.split("."):
-            target = getattr(target, part, None)
-            if target is None:
-                public = [
-                    n
-                    for n, v in vars(module).items()
-                    if not n.startswith("_") and getattr(v, "__module__", None) == module_name
-                ]
-                self.add(
-                    loc,
-                    f"cannot import {attr!r} from module {module_name!r}{_suggest(attr, public)}",
-                )
-                return None
-        if not callable(target):
-            self.add(loc, f"{spec!r} is not callable (it is a {type(target).__name__})")
-            return None
-        return target  # type: ignore[no-any-return]

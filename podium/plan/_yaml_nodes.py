@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from podium.exceptions import ConfigError
+from podium.plan._yaml_compose import _Loader, _parse, _yaml_error
 
 JSON = Any
 Loc = tuple[Any, ...]
@@ -22,80 +22,54 @@ Loc = tuple[Any, ...]
 _WHERE_PART = re.compile(r"\[(\d+)\]|[^.\[\]]+")
 _SUBTASK = re.compile(r"\[\d+\]$")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAN_FIELDS = ("tasks", "output")  # the fields of a problem of the whole plan
 
 
 def _compose(text: str, file: str | None) -> tuple[JSON, dict[Loc, int], list[tuple[Loc, str]]]:
-    loader = yaml.SafeLoader(text)
+    loader, node = _parse(text, file)  # within the limits of `_yaml_compose`
     try:
-        node = loader.get_single_node()
-        lines: dict[Loc, int] = {}
-        duplicates: list[tuple[Loc, str]] = []
         if node is None:
-            return None, lines, duplicates
+            return None, {}, []
         # index before constructing: construction rewrites merge keys (<<) in place
-        _index(loader, node, (), lines=lines, duplicates=duplicates, active=set())
+        lines, duplicates = _index(loader, node)
         return loader.construct_document(node), lines, duplicates
-    except yaml.MarkedYAMLError as exc:
+    except yaml.YAMLError as exc:  # a value that is no value of its tag
         raise _yaml_error(exc, file) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
     finally:
         loader.dispose()
 
 
-def _index(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    loc: Loc,
-    *,
-    lines: dict[Loc, int],
-    duplicates: list[tuple[Loc, str]],
-    active: set[int],
-) -> None:
-    """Record the line of every key and list item; report keys given twice."""
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if id(node) in active:  # a recursive alias
-        return
-    active.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        first: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-                continue
-            key = loader.construct_object(key_node)
-            line = key_node.start_mark.line + 1
-            if key in first:
-                duplicates.append(
-                    (
-                        (*loc, key),
-                        f"duplicate key {key!r} (first at line {first[key]})",
-                    )
-                )
-            first.setdefault(key, line)
-            lines[(*loc, key)] = line
-            _index(
-                loader, value_node, (*loc, key), lines=lines, duplicates=duplicates, active=active
-            )
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[(*loc, i)] = item.start_mark.line + 1
-            _index(loader, item, (*loc, i), lines=lines, duplicates=duplicates, active=active)
-    active.discard(id(node))
+def _index(loader: _Loader, root: yaml.Node) -> tuple[dict[Loc, int], list[tuple[Loc, str]]]:
+    """The line of every key and list item, and the keys given twice.
 
-
-def _yaml_error(exc: yaml.MarkedYAMLError, file: str | None) -> ConfigError:
-    mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark is not None else None
-    message = "invalid YAML: "
-    if exc.context and exc.problem:  # e.g. "while parsing a flow sequence", "expected ..."
-        started = exc.context_mark
-        message += exc.context + (f" (line {started.line + 1}), " if started else ", ")
-    message += exc.problem or exc.context or "unreadable"
-    if mark is not None:
-        message += f" (column {mark.column + 1})"
-    if file is None and line is not None:
-        message = f"line {line}: {message}"
-    return ConfigError(message, file=file, line=line)
+    The tree is walked with aliases expanded: `_parse` has bounded it to `MAX_NODES` nodes.
+    """
+    lines: dict[Loc, int] = {}
+    duplicates: list[tuple[Loc, str]] = []
+    stack: list[tuple[Loc, yaml.Node]] = [((), root)]
+    while stack:
+        loc, node = stack.pop()
+        lines.setdefault(loc, node.start_mark.line + 1)
+        children: list[tuple[Loc, yaml.Node]] = []
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue
+                key = loader.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    message = f"duplicate key {key!r} (first at line {first[key]})"
+                    duplicates.append(((*loc, key), message))
+                first.setdefault(key, line)
+                lines[(*loc, key)] = line
+                children.append(((*loc, key), value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*loc, i)] = item.start_mark.line + 1
+                children.append(((*loc, i), item))
+        stack.extend(reversed(children))  # depth first, in the order of the file
+    return lines, duplicates
 
 
 def _line(lines: Mapping[Loc, int], loc: Loc) -> int | None:
@@ -117,7 +91,7 @@ def _where(loc: Loc) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Locator:
-    """`Locate` for a compiled file: (task id, field) → (file, line)."""
+    """`Locate` for a compiled file: (task id, field) → (file, line); no task: the plan's."""
 
     file: str | None
     lines: Mapping[Loc, int]
@@ -129,7 +103,8 @@ class _Locator:
             int(i) if i else name
             for i, name in ((m.group(1), m.group(0)) for m in _WHERE_PART.finditer(field))
         )
-        if not task:
+        # the plan's own problems come with no task; a task may have an empty id (reported)
+        if not task and ("" not in self.tasks or not parts or parts[0] in _PLAN_FIELDS):
             return self.file, _line(self.lines, parts)
         base = self.repeats.get(task) if field == "id" else None
         base = base or self.tasks.get(task) or self.tasks.get(_SUBTASK.sub("", task))

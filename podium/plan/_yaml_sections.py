@@ -4,15 +4,15 @@ compiled, each by its own method of `_Sections`; problems are added, not raised.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from podium.agents import Agent
 from podium.context import ContextPolicy, MergePolicy
 from podium.exceptions import ConfigError
 from podium.models._prices import Price, parse_price
+from podium.plan._references import References
 from podium.plan._task import Task
-from podium.plan._workflow import InputSpec
+from podium.plan._workflow import INPUT_NAME, InputSpec
 from podium.plan._yaml_check import _Checker, _kind, _suggest
 from podium.plan._yaml_nodes import JSON, Loc
 from podium.plan._yaml_schema import (
@@ -28,19 +28,19 @@ from podium.reliability._budget import Budget
 from podium.tools import Tool
 from podium.verify import check_schema
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-
 
 class _Sections(_Checker):
     """One method per section of the file; the tasks' lines are kept for the `_Locator`."""
 
-    def __init__(self, file: str | None, lines: Mapping[Loc, int], base_dir: str | None) -> None:
-        super().__init__(file, lines, base_dir)
+    def __init__(self, file: str | None, lines: Mapping[Loc, int], references: References) -> None:
+        super().__init__(file, lines, references)
         self.task_locs: dict[str, Loc] = {}
         self.repeats: dict[str, Loc] = {}
-        # task id → its fields whose plan problems would only echo a structure problem (None:
-        # all of them); "*" stands for every task, "" for the `tasks` section itself
+        # the fields whose plan problems would only echo a structure problem: of a task (None:
+        # all of them), of every task; and whether the `tasks` section itself is wrong
         self.quiet: dict[str, set[str] | None] = {}
+        self.quiet_everywhere: set[str] = set()
+        self.quiet_tasks = False
 
     def inputs(self, raw: JSON) -> tuple[list[InputSpec], set[str] | None]:
         loc: Loc = ("inputs",)
@@ -56,7 +56,7 @@ class _Sections(_Checker):
             return [], None
         specs = []
         for name, body in entries:
-            if not _NAME.match(name):
+            if not INPUT_NAME.match(name):
                 self.add((*loc, name), f"invalid input name {name!r}: use letters, digits, _ and -")
             spec = self._input(name, body, (*loc, name))
             if spec is not None:
@@ -108,7 +108,7 @@ class _Sections(_Checker):
         capabilities: dict[str, tuple[str, ...]] = {}
         entries = self.entries(raw, ("agents",), "agent names to agents")
         if entries is None:
-            self.quiet["*"] = {"agent", "capability"}
+            self.quiet_everywhere = {"agent", "capability"}
         for name, body in entries or ():
             m = self.model(_AgentBody, body, ("agents", name))
             if m is None:
@@ -225,7 +225,7 @@ class _Sections(_Checker):
         else:
             entries = self.entries(raw, ("tasks",), "task ids to tasks")
             if entries is None:
-                self.quiet[""] = None
+                self.quiet_tasks = True
                 return []
             items = [(("tasks", key), body, key) for key, body in entries]
         tasks = []
