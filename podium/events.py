@@ -11,6 +11,7 @@ is bumped when the meaning of an existing field changes; `decode` upgrades older
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import msgspec
@@ -21,8 +22,15 @@ JSON = Any
 """A JSON-serialisable value."""
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", omit_defaults=True):
-    """Base of every event."""
+class Event(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", omit_defaults=True, gc=False
+):
+    """Base of every event.
+
+    Events hold plain data and never refer to one another, so they cannot be part of a
+    reference cycle: they are not tracked by the garbage collector (``gc=False``), which a
+    scheduler making four of them a step would otherwise keep busy.
+    """
 
     run_id: str
     seq: int
@@ -35,7 +43,7 @@ class TaskEvent(Event, frozen=True, kw_only=True):
     task: str
 
 
-class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """A typed, serialisable error."""
 
     type: str
@@ -44,9 +52,11 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     raw_output: JSON = None
     retry_after_s: float | None = None
     """How long the failing party (a provider's ``Retry-After``) asked us to wait."""
+    traceback: str | None = None
+    """Where an exception of an agent's or a tool's own code was raised (its frames only)."""
 
 
-class Usage(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Usage(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """Token usage and cost."""
 
     input_tokens: int = 0
@@ -71,6 +81,10 @@ class RunSubmitted(Event, frozen=True, kw_only=True):
     workflow: dict[str, JSON] = {}
     limits: dict[str, JSON] = {}
     version: int = SCHEMA_VERSION
+    digest: str = ""
+    """The SHA-256 of the workflow's definition (plan, agents, tools, policy; see
+    `podium.plan.Workflow.digest`): the run is bound to it, and resuming it with another workflow
+    is refused unless it is upgraded on purpose (`RunUpgraded`)."""
 
 
 class PlanAccepted(Event, frozen=True, kw_only=True):
@@ -142,8 +156,11 @@ class ToolCalled(TaskEvent, frozen=True, kw_only=True):
     idempotency_key: str = ""
     """The call's stable key (see `podium.tools.ToolContext`)."""
     replayed: bool = False
-    """The same side-effecting call had completed in an earlier attempt of the task: its
-    recorded result was returned and the tool was not called again."""
+    """The same side-effecting call had completed in an earlier attempt of the task (or under an
+    approval it used up): its recorded result was returned and the tool was not called again."""
+    action_hash: str = ""
+    """For a side-effecting call, the SHA-256 of the tool and its arguments: an approval of that
+    action is used up by the call (one approval, one execution)."""
 
 
 class Handoff(TaskEvent, frozen=True, kw_only=True):
@@ -365,7 +382,30 @@ class RunWaiting(Event, frozen=True, kw_only=True):
 
 
 class RunResumed(Event, frozen=True, kw_only=True):
-    """A waiting run continues."""
+    """A waiting or interrupted run continues."""
+
+
+class RunInterrupted(Event, frozen=True, kw_only=True):
+    """Its driver stopped without ending the run (Ctrl-C, the store went away): the run is not
+    finished, and `podium resume` continues it. `tasks` were in flight; they run again then.
+    """
+
+    reason: str = "interrupted"
+    tasks: list[str] = []
+
+
+class RunUpgraded(Event, frozen=True, kw_only=True):
+    """The run goes on with another workflow than it was submitted with, on purpose.
+
+    `digest` is the new workflow's (see `RunSubmitted.digest`), `previous` the one it replaces;
+    `workflow` records the new workflow as `RunSubmitted.workflow` does, so a later resume
+    rebuilds the upgraded one.
+    """
+
+    digest: str
+    previous: str = ""
+    workflow: dict[str, JSON] = {}
+    by: str = ""
 
 
 AnyEvent = (
@@ -397,15 +437,64 @@ AnyEvent = (
     | ApprovalRejected
     | RunWaiting
     | RunResumed
+    | RunInterrupted
+    | RunUpgraded
 )
 
 TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
 
-RunStatus = Literal["running", "succeeded", "partially_succeeded", "failed", "cancelled", "waiting"]
+RunStatus = Literal[
+    "running", "succeeded", "partially_succeeded", "failed", "cancelled", "waiting", "interrupted"
+]
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 _list_decoder: msgspec.json.Decoder[list[AnyEvent]] = msgspec.json.Decoder(list[AnyEvent])
+
+
+MAX_DEPTH = 256
+"""How deeply a journaled value (an output, a context value, a tool result) may nest."""
+
+
+def unencodable(value: JSON, where: str = "value") -> str | None:
+    """Why `value` cannot be journaled exactly as it is, with where in it; ``None`` if it can.
+
+    One rule for every value an agent, a tool or a caller hands the journal: numbers are finite
+    (JSON has no NaN or infinity, and a value must read back as it was written), text is valid
+    Unicode (no unpaired surrogates, which UTF-8 cannot encode), keys are strings, and nesting
+    stays within `MAX_DEPTH` levels. What a task sees live is then what it sees after a resume.
+    """
+    stack: list[tuple[JSON, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _bad_text(item):
+                return f"{path}: the text has an unpaired surrogate (not valid Unicode)"
+        elif kind is float:
+            if not math.isfinite(item):
+                return f"{path}: {item!r} is not a finite number (JSON has no NaN or infinity)"
+        elif kind is dict or kind is list or kind is tuple:
+            if depth >= MAX_DEPTH:
+                return f"{path}: nested deeper than {MAX_DEPTH} levels"
+            if kind is dict:
+                for key, sub in item.items():
+                    if type(key) is not str:
+                        return f"{path}: key {key!r} is not a string"
+                    if not key.isascii() and _bad_text(key):
+                        return f"{path}: a key has an unpaired surrogate (not valid Unicode)"
+                    stack.append((sub, f"{path}.{key}", depth + 1))
+            else:
+                stack.extend((sub, f"{path}[{i}]", depth + 1) for i, sub in enumerate(item))
+    return None
+
+
+def _bad_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def encode(event: Event) -> bytes:
@@ -457,11 +546,13 @@ __all__ = [
     "PlanRevised",
     "RunCancelled",
     "RunFailed",
+    "RunInterrupted",
     "RunPartiallySucceeded",
     "RunResumed",
     "RunStatus",
     "RunSubmitted",
     "RunSucceeded",
+    "RunUpgraded",
     "RunWaiting",
     "TaskAssigned",
     "TaskEvent",
@@ -478,4 +569,5 @@ __all__ = [
     "encode",
     "json_schema",
     "to_builtins",
+    "unencodable",
 ]

@@ -25,8 +25,10 @@ PodiumError
 │   ├── ContextConflict       two unordered tasks wrote one key under the "error" merge policy
 │   ├── ApprovalDenied        a person rejected an action, or its approval request expired
 │   └── RunNotFound           no run with that id in the store
-└── StoreError              the journal could not be read or written
+└── StoreError              the journal could not be read or written (after retries)
     └── JournalConflict       another writer appended to the same run first
+        ├── LeaseHeld             another process drives the run (`owner`, `expires_at`)
+        └── LeaseLost             this driver's lease was taken over; it must stop
 ```
 
 The `ModelError` subclasses live in `podium.models` (raised where the providers' SDK errors
@@ -181,3 +183,28 @@ class StoreError(PodiumError):
 
 class JournalConflict(StoreError):
     """Another writer appended to this run first (two processes driving one run)."""
+
+
+class LeaseHeld(JournalConflict):
+    """Another driver holds the run's lease: it is being driven elsewhere.
+
+    Attributes:
+        run_id: the run.
+        owner: who holds the lease (``host/pid/id``).
+        expires_at: when the lease runs out unless its holder renews it (seconds since the
+            epoch, by the store's clock).
+    """
+
+    def __init__(
+        self, message: str, *, run_id: str, owner: str, expires_at: float, token: int = 0
+    ) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        self.expires_at = expires_at
+        self.token = token
+        super().__init__(message)
+
+
+class LeaseLost(JournalConflict):
+    """This driver no longer holds the run's lease (it expired and another driver took it, or
+    the run ended): it must stop without appending anything more."""
