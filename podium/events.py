@@ -100,10 +100,15 @@ class PlanAccepted(Event, frozen=True, kw_only=True):
 
 
 class PlanExtended(Event, frozen=True, kw_only=True):
-    """Tasks added while running (a `map` fan-out), with the task that caused them."""
+    """Tasks added while running (a `map` fan-out), with the task that caused them.
+
+    With `derived_items`, the sub-tasks' items are not written again: sub-task *i* takes item
+    *i* of the list the parent's `map` renders to, over outputs the journal already holds.
+    """
 
     parent: str
     tasks: list[dict[str, JSON]]
+    derived_items: bool = False
 
 
 class TaskReady(TaskEvent, frozen=True, kw_only=True):

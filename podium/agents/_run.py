@@ -236,6 +236,7 @@ class ModelAgentLoop:
             error=error,
             latency_s=latency,
             idempotency_key=admitted.key,
+            action_hash=admitted.action_hash,
             replayed=admitted.replayed,
             result_chars=size,
             result_sha256=digest,

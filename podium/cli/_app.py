@@ -22,7 +22,15 @@ from rich.text import Text
 import podium
 from podium.cli import _render as render
 from podium.cli._inputs import add_import_paths, parse_inputs
-from podium.cli._session import Outcome, list_runs, load_run, resume_run, run_workflow
+from podium.cli._session import (
+    Outcome,
+    cancel_run,
+    list_runs,
+    load_run,
+    resume_run,
+    run_workflow,
+)
+from podium.cli._stdout import stdout_to_stderr
 from podium.events import json_schema, to_builtins
 from podium.exceptions import ConfigError, PodiumError, RunNotFound
 from podium.models._prices import PriceTable, default_prices
@@ -68,7 +76,7 @@ def _stderr() -> Console:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    _stderr().print(Text(f"error: {message}", style="red"))
+    _stderr().print(render.plain(f"error: {message}", "red"))
     raise typer.Exit(code)
 
 
@@ -86,12 +94,17 @@ def _reported() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def _load(file: Path, *, require_tasks: bool = True) -> Workflow:
+def _load(file: Path, *, require_tasks: bool = True, import_code: bool = True) -> Workflow:
+    """The workflow of `file`, its plan validated (every problem, with its line).
+
+    With ``import_code=False`` no module of the file's ``python:`` references is imported (its
+    top-level code would run): they are only looked up, and the workflow is for checking.
+    """
     if not file.is_file():
         raise ConfigError(f"no workflow file {str(file)!r}")
-    add_import_paths(file)
-    # also validates the plan: every problem, with its line
-    return load_workflow(str(file), require_tasks=require_tasks)
+    if import_code:
+        add_import_paths(file)
+    return load_workflow(str(file), require_tasks=require_tasks, import_code=import_code)
 
 
 def _prices(file: Path | None) -> PriceTable | None:
@@ -109,8 +122,8 @@ def _report(outcome: Outcome, *, as_json: bool, console: Console) -> NoReturn:
         console.print(render.result_renderable(result))
     if result.ok:
         raise typer.Exit(0)
-    cancelled = outcome.interrupted and result.status == "cancelled"
-    raise typer.Exit(EXIT_INTERRUPTED if cancelled else 1)
+    stopped = outcome.interrupted and result.status in ("interrupted", "cancelled")
+    raise typer.Exit(EXIT_INTERRUPTED if stopped else 1)
 
 
 def _version(value: bool) -> None:
@@ -200,10 +213,22 @@ def run(
             help="Replay the run from a recorded cassette: no model is called, no tool runs.",
         ),
     ] = None,
+    upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade",
+            help="With --run-id of an unfinished run submitted with another workflow: go on with"
+            " this one (recorded in the run's journal).",
+        ),
+    ] = False,
 ) -> None:
-    """Run a workflow file (or plan a goal for a team) and print the result. Ctrl-C cancels."""
+    """Run a workflow file (or plan a goal for a team) and print the result.
+
+    Ctrl-C stops the run where it stands, resumable with `podium resume`; `podium cancel`
+    ends a run for good.
+    """
     console = Console()
-    with _reported():
+    with _reported(), stdout_to_stderr(as_json):
         limits = Limits(timeout_s=timeout)
         if max_concurrency is not None:
             limits = dataclasses.replace(limits, max_concurrency=max_concurrency)
@@ -228,6 +253,7 @@ def run(
                 prices=_prices(prices),
                 record=record,
                 replay=replay,
+                upgrade=upgrade,
             )
         )
     _report(outcome, as_json=as_json, console=console)
@@ -239,14 +265,55 @@ def resume(
     store: StoreOption = None,
     as_json: JsonOption = False,
     prices: PricesOption = None,
+    upgrade: Annotated[
+        Path | None,
+        typer.Option(
+            "--upgrade",
+            metavar="FILE",
+            help="Go on with this workflow file instead of the one the run was submitted with"
+            " (recorded in the run's journal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Continue a run from its journal (a finished run is only reported)."""
+    """Continue a run from its journal (a finished run is only reported).
+
+    A run is driven by one process at a time: while another drives it, this is refused with
+    who holds it and until when.
+    """
     console = Console()
-    with _reported():
+    with _reported(), stdout_to_stderr(as_json):
         live = None if as_json or not console.is_terminal else console
         table = _prices(prices)
-        outcome = asyncio.run(resume_run(run_id, store=store, console=live, prices=table))
+        workflow = None if upgrade is None else _load(upgrade)
+        outcome = asyncio.run(
+            resume_run(run_id, store=store, console=live, prices=table, upgrade=workflow)
+        )
     _report(outcome, as_json=as_json, console=console)
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="The run to end.", show_default=False)],
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "cancelled",
+    by: Annotated[
+        str | None, typer.Option("--as", metavar="NAME", help="Who cancels (recorded).")
+    ] = None,
+) -> None:
+    """End an unfinished run for good (`RunCancelled`).
+
+    A run that another process drives is asked to stop, and this waits for it.
+    """
+    console = Console()
+    with _reported():
+        result = asyncio.run(cancel_run(run_id, store=store, reason=reason, by=by or ""))
+    if as_json:
+        typer.echo(render.dump_json(result.to_json()))
+    else:
+        console.print(render.result_renderable(result))
+    raise typer.Exit(0 if result.status == "cancelled" else 1)
 
 
 @app.command()
@@ -285,10 +352,12 @@ def show(
         return
     console = Console()
     console.print(render.timeline_table(events))
+    for part in render.tracebacks(events):
+        console.print(part, soft_wrap=True)  # a traceback's lines stay whole, to be copied
     why = ": ".join(p for p in (state.reason, state.message) if p)
     line = Text.assemble("run ", (run_id, "bold"), " ", render.status_text(state.status))
     if why:
-        line.append(f" ({why})")
+        line.append(f" ({render.inert(why)})")
     if not state.finished:
         line.append(f"  — continue it with `podium resume {run_id}`", style="dim")
     console.print(line)
@@ -298,9 +367,13 @@ def show(
 def validate(
     file: Annotated[Path, typer.Argument(help="The workflow file (YAML).", show_default=False)],
 ) -> None:
-    """Check a workflow file without running it; list every problem."""
+    """Check a workflow file without running it or any of its code; list every problem.
+
+    `python:` references are looked up in their modules' source, not imported: a module that
+    fails when imported is only caught by `podium run`.
+    """
     with _reported():
-        workflow = _load(file)
+        workflow = _load(file, import_code=False)
     agents = len(workflow.agents)
     typer.echo(f"ok: {len(workflow.plan)} tasks, {agents} agent{'s' if agents != 1 else ''}")
 

@@ -1,4 +1,10 @@
-"""Rich renderables and JSON for the commands: task tables, results, runs, timelines."""
+"""Rich renderables and JSON for the commands: task tables, results, runs, timelines.
+
+Everything a run holds may come from an agent, a model or a file, so it is untrusted text: it
+reaches the terminal only through `plain` (a `Text`, never parsed as rich markup) with its
+control characters made visible by `inert` — an output cannot set the terminal's title, write
+to the clipboard, move the cursor or reorder text with bidi overrides.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from rich.json import JSON as RichJSON
 from rich.table import Table
 from rich.text import Text
 
-from podium.events import AnyEvent, Usage
+from podium.events import AnyEvent, TaskFailed, Usage
 from podium.runtime import RunResult, RunState, TaskState
 from podium.store import RunInfo
 
@@ -30,6 +36,30 @@ STYLES = {
     "pending": "dim",
     "skipped": "dim",
 }
+
+
+_INERT = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),  # bidi embeddings and overrides
+        *range(0x2066, 0x206A),  # bidi isolates
+    )
+    if chr(code) not in "\n\t"
+}
+
+
+def inert(text: str) -> str:
+    """`text` with every control character (escape sequences, bells, carriage returns, bidi
+    overrides) spelled out as ``\\x1b`` or ``\\u202e``, so a terminal shows it instead of
+    obeying it."""
+    return text.translate(_INERT)
+
+
+def plain(value: JSON, style: str = "") -> Text:
+    """Untrusted text as a renderable: inert, and never parsed as rich markup."""
+    return Text(inert(value if isinstance(value, str) else str(value)), style=style)
 
 
 def dump_json(value: JSON) -> str:
@@ -89,9 +119,9 @@ def task_table(state: RunState, *, now: float | None = None) -> Table:
             end = ts.ended_ts if ts.ended_ts is not None else now
             elapsed = max(0.0, end - ts.started_ts)
         table.add_row(
-            name,
+            plain(name),
             status_text(ts.status),
-            ts.agent or "-",
+            plain(ts.agent or "-"),
             str(ts.attempts or "-"),
             duration(elapsed),
             tokens(ts.usage),
@@ -114,8 +144,8 @@ def summary_line(result: RunResult) -> Text:
 
 def output_renderable(output: JSON) -> RenderableType:
     if isinstance(output, str):
-        return Text(output)
-    return RichJSON(dump_json(output))
+        return plain(output)
+    return RichJSON(dump_json(output))  # JSON escapes control characters
 
 
 def error_text(error: dict[str, JSON]) -> str:
@@ -130,11 +160,14 @@ def result_renderable(result: RunResult) -> RenderableType:
     parts: list[RenderableType] = [head]
     why = ": ".join(p for p in (result.reason, result.message) if p)
     if why and result.status != "succeeded":
-        parts.append(Text(why, style=STYLES.get(result.status, "")))
+        parts.append(plain(why, STYLES.get(result.status, "")))
+    if result.status == "interrupted":
+        hint = f"interrupted, not ended: continue it with `podium resume {result.run_id}`"
+        parts.append(Text(hint, style="dim"))
     for tid, task in result.tasks.items():
         error = task.get("error")
         if task.get("status") == "failed" and isinstance(error, dict):
-            parts.append(Text(f"  {tid}: {error_text(error)}", style="red"))
+            parts.append(plain(f"  {tid}: {error_text(error)}", "red"))
     if result.output is not None:
         parts += [Text("output:", style="bold"), output_renderable(result.output)]
     parts.append(summary_line(result))
@@ -147,7 +180,8 @@ def runs_table(runs: Sequence[RunInfo]) -> Table:
         table.add_column(column, justify="right" if column == "events" else "left")
     for info in runs:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
-        table.add_row(info.run_id, info.name, status_text(info.status), created, str(info.events))
+        status = status_text(info.status)
+        table.add_row(plain(info.run_id), plain(info.name), status, created, str(info.events))
     return table
 
 
@@ -168,11 +202,21 @@ def timeline_table(events: Iterable[AnyEvent]) -> Table:
             str(ev.seq),
             f"+{ev.ts - start:.3f}s",
             event_kind(ev),
-            str(data.get("task", "")),
-            str(data.get("agent") or ""),
-            details(ev),
+            plain(data.get("task", "")),
+            plain(data.get("agent") or ""),
+            plain(details(ev)),
         )
     return table
+
+
+def tracebacks(events: Iterable[AnyEvent]) -> list[RenderableType]:
+    """The tracebacks failed attempts recorded (an agent's own code raised), one per attempt."""
+    out: list[RenderableType] = []
+    for ev in events:
+        if isinstance(ev, TaskFailed) and ev.error.traceback:
+            head = f"task {ev.task} attempt {ev.attempt}: {ev.error.type}"
+            out += [plain(head, "bold red"), plain(ev.error.traceback.rstrip(), "red")]
+    return out
 
 
 def event_kind(event: AnyEvent) -> str:

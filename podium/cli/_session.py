@@ -33,7 +33,8 @@ class Outcome:
 
 
 class _Interrupt:
-    """First Ctrl-C: cancel the run cleanly (it ends with `RunCancelled`). Second: the default."""
+    """First Ctrl-C: stop driving the run cleanly, leaving it resumable (`RunInterrupted`: the
+    attempts in flight run again on `podium resume`). Second: the default, at once."""
 
     def __init__(self, orch: Orchestrator, run_id: str) -> None:
         self.orch = orch
@@ -61,9 +62,10 @@ class _Interrupt:
         self.deliver()
 
     def deliver(self) -> None:
-        """Cancel the run once its driver exists (it may not yet, right after submission)."""
+        """Interrupt the run once it is being driven (it may not be yet, right after
+        submission)."""
         if self.requested and not self.delivered:
-            self.delivered = self.orch.cancel(self.run_id, "cancelled from the command line")
+            self.delivered = self.orch.interrupt(self.run_id, "interrupted (Ctrl-C)")
 
 
 async def _drive(orch: Orchestrator, run_id: str, start: Start, console: Console | None) -> Outcome:
@@ -97,6 +99,7 @@ async def run_workflow(
     replay: Path | None = None,
     goal: str | None = None,
     planner: Planner | None = None,
+    upgrade: bool = False,
 ) -> Outcome:
     """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view.
 
@@ -109,7 +112,13 @@ async def run_workflow(
         orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
     ) -> Awaitable[RunResult]:
         return orch.run(
-            workflow, goal=goal, planner=planner, inputs=inputs, run_id=run_id, on_event=on_event
+            workflow,
+            goal=goal,
+            planner=planner,
+            inputs=inputs,
+            run_id=run_id,
+            on_event=on_event,
+            upgrade=upgrade,
         )
 
     orch = Orchestrator(store=store, limits=limits, prices=prices, record=record, replay=replay)
@@ -118,20 +127,33 @@ async def run_workflow(
 
 
 async def resume_run(
-    run_id: str, *, store: str | None, console: Console | None, prices: PriceTable | None = None
+    run_id: str,
+    *,
+    store: str | None,
+    console: Console | None,
+    prices: PriceTable | None = None,
+    upgrade: Workflow | None = None,
 ) -> Outcome:
-    """Continue a run from its journal, recompiling the workflow file it recorded."""
+    """Continue a run from its journal, recompiling the workflow file it recorded (or going on
+    with `upgrade`, which the journal then records)."""
     async with Orchestrator(store=store, prices=prices) as orch:
         recorded = await orch.state(run_id)  # raises RunNotFound for an unknown id
-        if recorded.submitted is not None:
-            add_import_paths(recorded.submitted.workflow.get("path"))
+        add_import_paths(recorded.workflow.get("path"))
 
         def start(
             orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
         ) -> Awaitable[RunResult]:
-            return orch.resume(run_id, on_event=on_event)
+            return orch.resume(
+                run_id, on_event=on_event, workflow=upgrade, upgrade=upgrade is not None
+            )
 
         return await _drive(orch, run_id, start, console)
+
+
+async def cancel_run(run_id: str, *, store: str | None, reason: str, by: str) -> RunResult:
+    """End a run for good (`podium cancel`), or ask the process driving it to."""
+    async with Orchestrator(store=store) as orch:
+        return await orch.cancel_run(run_id, reason, by=by)
 
 
 async def load_run(run_id: str, *, store: str | None) -> tuple[RunState, list[AnyEvent]]:

@@ -293,7 +293,10 @@ def validate_plan(
     count = len(plan.all_tasks())
     if max_tasks is not None and count > max_tasks:
         report.add(
-            None, "tasks", f"the plan has {count:,} tasks, more than the limit of {max_tasks:,}"
+            None,
+            "tasks",
+            f"the plan has {count:,} tasks, more than the limit of {max_tasks:,}"
+            " (Limits.max_tasks)",
         )
         return report.problems
     seen: set[str] = set()

@@ -4,6 +4,11 @@ A run's approvals are a fold over its `ApprovalRequested`, `ApprovalGranted` and
 `ApprovalRejected` events, kept per task and action hash: a decision answers the request with the
 same task and hash, and only one that is still pending (the first decision wins). A request for
 an action decided earlier opens it again.
+
+An approval authorises one execution of one action. A granted tool call is used up by the call
+(`ToolCalled` with its action hash); a granted task or result by the attempt it let through
+ending (`TaskSucceeded`, `TaskFailed`). A crash before that leaves it unused: the attempt that
+was in flight runs again under it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class Approval(msgspec.Struct, kw_only=True):
         status: ``pending``, ``granted`` or ``rejected``.
         by, comment, decided_at: who decided, what they said, when.
         rejected_because: ``rejected`` (by a person) or ``expired``.
+        used: the approved action went through (an approval authorises one execution).
+        outcome: for a used tool approval, the call's result, or ``None`` if it failed
+            (`outcome_ok`).
     """
 
     run_id: str
@@ -55,6 +63,9 @@ class Approval(msgspec.Struct, kw_only=True):
     comment: str | None = None
     decided_at: float | None = None
     rejected_because: str | None = None
+    used: bool = False
+    outcome: JSON = None
+    outcome_ok: bool = False
 
     @classmethod
     def from_request(cls, ev: ApprovalRequested) -> Approval:
@@ -130,8 +141,28 @@ class ApprovalBook:
         return self._latest.get(task)
 
     def granted(self, task: str, action_hash: str) -> bool:
+        """Whether the action is approved and the approval not used up yet."""
         found = self._by_key.get((task, action_hash))
-        return found is not None and found.status == GRANTED
+        return found is not None and found.status == GRANTED and not found.used
+
+    def used_call(self, task: str, action_hash: str) -> Approval | None:
+        """The approval a tool call of this action used up, if one was."""
+        found = self._by_key.get((task, action_hash))
+        return found if found is not None and found.used else None
+
+    def use_call(self, task: str, action_hash: str, result: JSON, *, ok: bool) -> None:
+        """A side-effecting call of the action went through: its approval (if any) is used."""
+        found = self._by_key.get((task, action_hash))
+        if found is not None and found.status == GRANTED and not found.used:
+            found.used = True
+            found.outcome = result if ok else None
+            found.outcome_ok = ok
+
+    def use_attempt(self, task: str) -> None:
+        """An attempt of the task ended: a granted task or result approval is used up."""
+        found = self._latest.get(task)
+        if found is not None and found.status == GRANTED and found.action != "tool":
+            found.used = True
 
     def pending(self) -> list[Approval]:
         """Undecided requests, oldest first."""

@@ -138,9 +138,36 @@ class Policy:
                 return reason
         return None
 
+    def tightened(self, other: Policy | None) -> Policy:
+        """This policy with `other`'s stricter rules added: more effects and risks wait, the
+        higher confidence threshold and the shorter expiry hold, both sets of review rules
+        apply. A workflow's policy goes through here, so it can tighten the operator's policy
+        and never loosen it."""
+        if other is None or other is self:
+            return self
+        return Policy(
+            approve_effects=_union(self.approve_effects, other.approve_effects),
+            approve_risks=_union(self.approve_risks, other.approve_risks),
+            min_confidence=_strictest(self.min_confidence, other.min_confidence, max),
+            review=(*self.review, *(r for r in other.review if r not in self.review)),
+            approval_ttl_s=_strictest(self.approval_ttl_s, other.approval_ttl_s, min),
+        )
+
     def expiry(self, now: float) -> float | None:
         """When a request made at `now` expires."""
         return None if self.approval_ttl_s is None else now + self.approval_ttl_s
+
+
+def _union(a: Collection[str], b: Collection[str]) -> tuple[str, ...]:
+    return (*a, *(x for x in b if x not in a))
+
+
+def _strictest(
+    a: float | None, b: float | None, pick: Callable[[float, float], float]
+) -> float | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return pick(a, b)
 
 
 __all__ = ["RISKS", "Policy", "ResultReview", "ReviewRule"]

@@ -6,11 +6,11 @@ the one call that hangs. Both measure time on the injected clock.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 from typing import Any
 
+from podium._sync import run_sync
 from podium.exceptions import ConfigError, ToolError
 from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
 from podium.models._errors import ProviderTimeout
@@ -54,7 +54,7 @@ def tool_with_timeout(tool: Tool, seconds: float, *, clock: Clock = SYSTEM_CLOCK
             async with clock.timeout(seconds):
                 if is_async:
                     return await function(**kwargs)
-                return await asyncio.to_thread(function, **kwargs)
+                return await run_sync(function, **kwargs)
         except TimeoutError:
             raise ToolError(f"tool {tool.name!r} took longer than {seconds:g}s") from None
 

@@ -21,11 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 from podium.context import PendingWrite
 from podium.events import ApprovalGranted, ApprovalRejected, ErrorInfo
-from podium.exceptions import ApprovalDenied, ConfigError, JournalConflict, RunError, RunNotFound
+from podium.exceptions import (
+    ApprovalDenied,
+    ConfigError,
+    JournalConflict,
+    LeaseHeld,
+    LeaseLost,
+    RunError,
+    RunNotFound,
+)
 from podium.plan import Task
 from podium.policy import Approval, ApprovalNeeded, ApprovalRequest, Policy, ResultReview
 from podium.runtime._state import RunState
 from podium.store import Store
+from podium.store._lease import new_owner
 from podium.tools import Tool
 from podium.tools._effects import Admission, KeyedGate, action_hash, task_hash
 
@@ -59,10 +68,20 @@ class ApprovalGate(KeyedGate):
     def admit(self, tool: Tool, arguments: Mapping[str, JSON]) -> Admission:
         digest = action_hash(tool.name, arguments)
         key = self.key(tool, digest)
-        if tool.effect != "read" and key in self.state.effects:
-            return Admission(key, replayed=True, result=self.state.effects[key])
+        effect_hash = "" if tool.effect == "read" else digest
+        if effect_hash and key in self.state.effects:
+            return Admission(
+                key, replayed=True, result=self.state.effects[key], action_hash=effect_hash
+            )
         reason = self.policy.tool_reason(tool)
-        if reason is not None and not self.state.approvals.granted(self.task_id, digest):
+        if reason is None:
+            return Admission(key, action_hash=effect_hash)
+        approvals = self.state.approvals
+        used = approvals.used_call(self.task_id, digest)
+        if used is not None and used.outcome_ok:
+            # one approval, one execution: the same call again gets what the first one got
+            return Admission(key, replayed=True, result=used.outcome, action_hash=effect_hash)
+        if not approvals.granted(self.task_id, digest):
             raise ApprovalNeeded(
                 ApprovalRequest(
                     action="tool",
@@ -72,7 +91,7 @@ class ApprovalGate(KeyedGate):
                     arguments=dict(arguments),
                 )
             )
-        return Admission(key)
+        return Admission(key, action_hash=effect_hash)
 
 
 def task_request(task: Task, state: RunState, runner: TaskRunner) -> ApprovalRequest | None:
@@ -187,8 +206,13 @@ async def record_decision(
     by: str,
     comment: str | None,
     now: Callable[[], float] = time.time,
+    fence: int | None = None,
 ) -> Approval:
     """Journal a person's decision on a parked run's pending approval; return it decided.
+
+    `fence` is the token of the run's lease when the caller holds it (the orchestrator takes it
+    so that the decision and the resume that acts on it are one driver's); without one, the
+    store refuses the decision while someone drives the run.
 
     Raises:
         ConfigError: no such pending approval, or several and `task` does not say which.
@@ -224,8 +248,10 @@ async def record_decision(
         else:
             event = ApprovalRejected(**fields, by=by, comment=comment)
         try:
-            await store.append(run_id, [event])
-        except JournalConflict:
+            await store.append(run_id, [event], fence=fence)
+        except JournalConflict as exc:
+            if isinstance(exc, LeaseHeld | LeaseLost):
+                raise
             continue
         state.apply(event)
         if expired:
@@ -235,8 +261,16 @@ async def record_decision(
 
 
 async def expire(store: Store, run_id: str, now: float) -> int:
-    """Record every expired pending request of a parked run as rejected; how many there were."""
-    for _ in range(3):
+    """Record every expired pending request of a parked run as rejected; how many there were.
+
+    It takes the run's lease for that; a run someone is driving is left to its driver, which
+    checks expiries itself.
+    """
+    try:
+        lease = await store.acquire(run_id, new_owner())
+    except LeaseHeld:
+        return 0
+    try:
         state = RunState.from_events(run_id, await store.load(run_id))
         if state.status != "waiting":
             return 0
@@ -253,14 +287,11 @@ async def expire(store: Store, run_id: str, now: float) -> int:
             )
             for i, a in enumerate(stale)
         ]
-        if not events:
-            return 0
-        try:
-            await store.append(run_id, events)
-        except JournalConflict:
-            continue
+        if events:
+            await store.append(run_id, events, fence=lease.token)
         return len(events)
-    return 0
+    finally:
+        await store.release(lease)
 
 
 async def pending_approvals(store: Store, *, now: float, limit: int) -> list[Approval]:

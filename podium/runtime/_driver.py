@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import inspect
 import itertools
 import logging
 import time
@@ -24,7 +23,6 @@ from typing import Any, TypeVar
 import msgspec
 
 from podium.events import (
-    AnyEvent,
     ApprovalRejected,
     ApprovalRequested,
     ContextWritten,
@@ -34,6 +32,7 @@ from podium.events import (
     PlanRevised,
     RunCancelled,
     RunFailed,
+    RunInterrupted,
     RunPartiallySucceeded,
     RunResumed,
     RunSucceeded,
@@ -46,14 +45,15 @@ from podium.events import (
     TaskStarted,
     TaskSucceeded,
 )
-from podium.exceptions import TaskError
-from podium.plan import Plan, Task, TemplateError, render
+from podium.exceptions import LeaseLost, PodiumError, TaskError
+from podium.plan import Plan, Task, TemplateError
 from podium.policy import ApprovalRequest
 from podium.runtime import _approvals as approvals
 from podium.runtime._eager import Done, start_eagerly
 from podium.runtime._execute import Attempt, AttemptResult, TaskRunner
 from podium.runtime._graph import Inbox, critical_paths
-from podium.runtime._output import run_output
+from podium.runtime._journal import Journal, LeaseKeeper
+from podium.runtime._output import map_items
 from podium.runtime._replan import Replanner, Replans
 from podium.runtime._reuse import AnswerCache
 from podium.runtime._state import (
@@ -67,20 +67,21 @@ from podium.runtime._state import (
     RunState,
 )
 from podium.runtime._supervise import Supervisor, describe_missing
-from podium.store import Store
 
 log = logging.getLogger(__name__)
 
 JSON = Any
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
-Listener = Callable[[AnyEvent], Any]
-"""Called with each journaled event; may be async (then awaited: a slow one slows the run)."""
+
+STOPS = ("cancelled", "failed", "interrupted", "lost")
+"""How a run can be stopped: cancelled or failed (it ends so), interrupted (it stays resumable),
+or lost (its lease went to another driver: nothing more may be journaled)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Stop:
-    status: str  # "cancelled" or "failed"
+    status: str  # one of STOPS
     reason: str
     message: str
 
@@ -92,11 +93,11 @@ class RunDriver:
         self,
         state: RunState,
         *,
-        store: Store,
+        journal: Journal,
         runner: TaskRunner,
         max_concurrency: int,
         agent_limits: Mapping[str, int],
-        listeners: list[Listener],
+        lease: LeaseKeeper | None = None,
         clock: Callable[[], float] = time.time,
         supervisor: Supervisor | None = None,
         replanner: Replanner | None = None,
@@ -111,13 +112,15 @@ class RunDriver:
         self.answers = AnswerCache(state) if reuse_answers else None
         self.supervisor = supervisor or Supervisor(runner.agents)
         self.plan: Plan = state.plan
-        self.store = store
+        self.journal = journal
+        self.emit = journal.emit
+        self.flush = journal.flush
+        self.emit_now = journal.emit_now
+        self.lease = lease
         self.runner = runner
         self.max_concurrency = max_concurrency
         self.agent_limits = agent_limits
-        self.listeners = listeners
         self.clock = clock
-        self._outbox: list[AnyEvent] = []
         self._ready: list[tuple[int, int, str]] = []
         self._order = itertools.count()
         self._queued: set[str] = set()
@@ -125,36 +128,12 @@ class RunDriver:
         self._per_agent: dict[str, int] = {}
         self._done: Inbox[AttemptResult | _Stop] = Inbox()
         self._stop: _Stop | None = None
+        self._stopped: list[str] = []
+        """Tasks whose attempts a stop cancelled."""
         self._fatal = False
         self._dependants: dict[str, list[str]] = {}
         self._priority: dict[str, int] = {}
         self._reindex()
-
-    # -- journal ----------------------------------------------------------------------------
-
-    def emit(self, kind: type[E], **fields: Any) -> E:
-        """Queue an event for the next flush; the state sees it at once."""
-        self.state.seq += 1
-        event = kind(run_id=self.state.run_id, seq=self.state.seq, ts=self.clock(), **fields)
-        self.state.apply(event)  # type: ignore[arg-type]
-        self._outbox.append(event)  # type: ignore[arg-type]
-        return event
-
-    async def flush(self) -> None:
-        if not self._outbox:
-            return
-        batch, self._outbox = self._outbox, []
-        await self.store.append(self.state.run_id, batch)
-        for listener in self.listeners:
-            for event in batch:
-                result = listener(event)
-                if inspect.isawaitable(result):
-                    await result
-
-    async def emit_now(self, kind: type[Event], **fields: Any) -> None:
-        """Journal an in-task event (a model call, a tool call) right away."""
-        self.emit(kind, **fields)
-        await self.flush()
 
     # -- graph ------------------------------------------------------------------------------
 
@@ -260,15 +239,10 @@ class RunDriver:
 
     # -- map --------------------------------------------------------------------------------
 
-    def _scope(self, task: Task) -> dict[str, JSON]:
-        outputs = {tid: self.state.tasks[tid].output for tid in self._ancestors(task.id)}
-        inputs = self.state.submitted.inputs if self.state.submitted else {}
-        return {"inputs": inputs, "tasks": outputs, "item": task.item}
-
     def _expand(self, task: Task) -> None:
         assert task.map is not None
         try:
-            items = render("{{ " + task.map + " }}", self._scope(task))
+            items = map_items(self.state, task)
         except TemplateError as exc:
             self._fail_now(task.id, ErrorInfo(type="map_error", message=str(exc)))
             return
@@ -297,8 +271,16 @@ class RunDriver:
         ]
         if self._over_limit(len(children), f"mapping {task.id!r} over {len(children)} items"):
             return
-        data = [msgspec.to_builtins(c) for c in children]
-        self.emit(PlanExtended, parent=task.id, tasks=data)
+        # the items are the upstream output the journal holds already: not written again, and
+        # folded from the sub-tasks as built
+        data = [msgspec.to_builtins(msgspec.structs.replace(c, item=None)) for c in children]
+        self.journal.record(
+            PlanExtended,
+            lambda: self.state.extend(task.id, children),
+            parent=task.id,
+            tasks=data,
+            derived_items=True,
+        )
         self._reindex()
         for child in children:
             self._consider(child.id)
@@ -325,8 +307,7 @@ class RunDriver:
                 ErrorInfo(type="map_item_failed", message=f"mapped items failed: {', '.join(bad)}"),
             )
             return
-        outputs = [s.output for s in states]
-        self.emit(TaskSucceeded, task=parent, output=outputs)
+        self.emit(TaskSucceeded, task=parent)  # the fold joins the items' outputs, stored once
         self._settled(parent)
 
     def _fail_now(self, tid: str, error: ErrorInfo) -> None:
@@ -366,7 +347,7 @@ class RunDriver:
         """A re-planned task ends as the task that replaces it does."""
         new = self.state.tasks[self.state.revised[tid]]
         if new.status == SUCCEEDED:
-            self.emit(TaskSucceeded, task=tid, output=new.output, reused_from=new.task.id)
+            self.emit(TaskSucceeded, task=tid, reused_from=new.task.id)
             self._settled(tid)
         elif new.status in (FAILED, SKIPPED):
             why = new.error.message if new.error is not None else new.status
@@ -379,9 +360,7 @@ class RunDriver:
         if source is None:
             return False
         self._queued.discard(tid)
-        self.emit(
-            TaskSucceeded, task=tid, output=self.state.tasks[source].output, reused_from=source
-        )
+        self.emit(TaskSucceeded, task=tid, reused_from=source)
         self._settled(tid)
         return True
 
@@ -438,7 +417,10 @@ class RunDriver:
             heapq.heappush(self._ready, entry)
 
     def _halted(self) -> bool:
-        return self._stop is not None or self._fatal
+        """Whether no attempt may start: the run is stopping, failed, or its lease is not surely
+        ours any more (then the keeper has asked it to stop)."""
+        lease = self.lease
+        return self._stop is not None or self._fatal or (lease is not None and not lease.valid())
 
     def _on_done(self, task: asyncio.Task[AttemptResult]) -> None:
         if not task.cancelled() and task.exception() is None:
@@ -581,7 +563,9 @@ class RunDriver:
     # -- the loop ---------------------------------------------------------------------------
 
     def stop(self, status: str, reason: str, message: str = "") -> None:
-        """Ask the run to stop (``"cancelled"`` or ``"failed"``) at its next step."""
+        """Ask the run to stop at its next step: ``"cancelled"`` or ``"failed"`` end it,
+        ``"interrupted"`` leaves it resumable, ``"lost"`` journals nothing more."""
+        assert status in STOPS, status
         self._done.put_nowait(_Stop(status, reason, message))
 
     def _required_failure(self) -> list[str]:
@@ -592,17 +576,29 @@ class RunDriver:
         ]
 
     async def drive(self) -> RunState:
-        """Run until every task is settled or the run is stopped; journal how it ended."""
+        """Run until every task is settled or the run is stopped; journal how it ended.
+
+        Raises:
+            LeaseLost: another driver took the run over; nothing more was journaled.
+            StoreError: the journal could not be written (the run is left to be resumed).
+        """
         self._resume_in_flight()
         try:
             async with asyncio.TaskGroup() as tg:
                 await self._loop(tg)
-        finally:
-            await self.flush()
+        except BaseExceptionGroup as group:  # the loop's own error, not the attempts'
+            raise first_error(group) from None
+        except asyncio.CancelledError:
+            await self.flush()  # keep what was decided before the cancel
+            raise
+        stop = self._stop
+        if stop is not None and stop.status == "lost":
+            self.journal.discard()
+            raise LeaseLost(f"run {self.state.run_id!r}: {stop.message}")
         return self.state
 
     def _resume_in_flight(self) -> None:
-        if self.state.status == "waiting":
+        if self.state.status in ("waiting", "interrupted"):
             self.emit(RunResumed)
         self.replans.on_resume(self.state, self._dependants)
         self._fatal = any(t not in self.replans.wanted for t in self._required_failure())
@@ -648,6 +644,7 @@ class RunDriver:
         for tid, task in tasks:
             if task.cancelled() and tid in self._running:
                 del self._running[tid]
+                self._stopped.append(tid)
                 agent = self.state.tasks[tid].agent
                 if agent is not None:
                     self._per_agent[agent] -= 1
@@ -657,7 +654,9 @@ class RunDriver:
         if stop is not None:
             if stop.status == "cancelled":
                 self.emit(RunCancelled, reason=stop.reason)
-            else:
+            elif stop.status == "interrupted":
+                self.emit(RunInterrupted, reason=stop.reason, tasks=self._stopped)
+            elif stop.status == "failed":
                 self.emit(RunFailed, reason=stop.reason, message=stop.message)
             return
         failed = self._required_failure()
@@ -682,7 +681,7 @@ class RunDriver:
                 message="tasks can never become ready: " + ", ".join(unsettled),
             )
             return
-        output = run_output(self.state, self._dependants)
+        # the run's output is not journaled again: the fold renders it from the task outputs
         missing = [
             tid
             for tid, st in self.state.tasks.items()
@@ -690,11 +689,27 @@ class RunDriver:
         ]
         if missing:
             errors, reason = describe_missing(self.state, missing)
-            self.emit(
-                RunPartiallySucceeded, output=output, missing=missing, reason=reason, errors=errors
-            )
+            self.emit(RunPartiallySucceeded, missing=missing, reason=reason, errors=errors)
         else:
-            self.emit(RunSucceeded, output=output)
+            self.emit(RunSucceeded)
 
 
-__all__ = ["RunDriver"]
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception a failed task group stands for: an interrupt or exit first, then a
+    Podium error, then whatever came first (never a bare cancellation if there is more)."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(reversed(exc.exceptions))
+        else:
+            leaves.append(exc)
+    for kinds in ((KeyboardInterrupt, SystemExit), (PodiumError,), (Exception,)):
+        for exc in leaves:
+            if isinstance(exc, kinds):
+                return exc
+    return leaves[0]
+
+
+__all__ = ["STOPS", "RunDriver", "first_error"]

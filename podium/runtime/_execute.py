@@ -8,16 +8,20 @@ except cancellation.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
+from podium.agents._run import AgentOutcome
 from podium.context import ContextPolicy, ContextView, PendingWrite
-from podium.events import ErrorInfo, Usage
-from podium.exceptions import OutputValidationError, PodiumError, TaskError
+from podium.events import ErrorInfo, Usage, unencodable
+from podium.exceptions import OutputValidationError, PodiumError, StoreError, TaskError
 from podium.models._errors import ProviderError
 from podium.models._prices import PriceTable
 from podium.plan import Task, TemplateError, render
@@ -26,6 +30,7 @@ from podium.reliability._retry import retry_note
 from podium.routing import LearningRouter, Router, task_kind
 from podium.runtime._approvals import ApprovalGate
 from podium.runtime._state import FAILED, SUCCEEDED, RunState
+from podium.runtime._watchdog import WATCHDOG, LoopBlocked
 from podium.store import Outcome
 from podium.tools import result_text
 from podium.verify import validate_output
@@ -62,8 +67,29 @@ class AttemptResult:
     """The agent that finished the task when a handoff moved it off `attempt.agent`."""
 
 
+def check_recordable(output: JSON, writes: Sequence[PendingWrite]) -> None:
+    """Refuse an output or context write that the journal could not record exactly as it is
+    (a NaN, an unpaired surrogate, …; see `podium.events.unencodable`)."""
+    problem = unencodable(output, "output")
+    for w in writes:
+        if problem is not None:
+            break
+        problem = unencodable(w.key, "context key") or unencodable(w.value, f"context[{w.key!r}]")
+        problem = problem or unencodable(list(w.sources), f"context[{w.key!r}].sources")
+    if problem is not None:
+        raise TaskError(
+            f"the result cannot be journaled: {problem}", kind="output_not_json", retryable=False
+        )
+
+
 def error_info(exc: BaseException) -> ErrorInfo:
-    """A typed, serialisable description of an exception."""
+    """A typed, serialisable description of an exception.
+
+    An exception that is not Podium's own (a bug or a refusal in an agent's or a tool's code)
+    keeps its traceback, without Podium's and asyncio's frames, so the journal says where it
+    was raised. `SystemExit` and `KeyboardInterrupt` raised by an agent are its failure
+    (``agent_exit``, not retried), never the process's.
+    """
     if isinstance(exc, OutputValidationError):
         return ErrorInfo(
             type=exc.kind, message=str(exc), retryable=exc.retryable, raw_output=exc.raw_output
@@ -87,9 +113,46 @@ def error_info(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, PodiumError):  # a class may say it is never retried (retryable = False)
         retryable = bool(getattr(exc, "retryable", True))
         return ErrorInfo(type=type(exc).__name__, message=str(exc), retryable=retryable)
+    return _foreign_error(exc)
+
+
+def _foreign_error(exc: BaseException) -> ErrorInfo:
+    """An exception of an agent's or a tool's own code, with where it was raised."""
+    name = type(exc).__name__
+    if not isinstance(exc, Exception):
+        return ErrorInfo(
+            type="agent_exit",
+            message=f"the agent raised {name}({exc}): it is the agent's failure, not the run's",
+            retryable=False,
+            traceback=user_traceback(exc),
+        )
     return ErrorInfo(
-        type=type(exc).__name__, message=f"{type(exc).__name__}: {exc}", retryable=True
+        type=name, message=f"{name}: {exc}", retryable=True, traceback=user_traceback(exc)
     )
+
+
+_INTERNAL = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # podium itself
+    os.path.dirname(asyncio.__file__),
+    os.path.dirname(concurrent.futures.__file__),
+)
+TRACEBACK_CHARS = 8000
+
+
+def user_traceback(exc: BaseException) -> str | None:
+    """The traceback of `exc` as text, without Podium's, asyncio's and the thread pool's
+    frames, at most `TRACEBACK_CHARS` (its end, where it was raised)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(_INTERNAL)
+    ]
+    if not frames:
+        return None
+    lines = traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    text = "Traceback (most recent call last):\n" + "".join(lines)
+    return text if len(text) <= TRACEBACK_CHARS else "…" + text[-TRACEBACK_CHARS:]
 
 
 @dataclass(slots=True)
@@ -199,53 +262,82 @@ class TaskRunner:
         """Run one attempt; every failure becomes an `AttemptResult` with a typed error.
 
         `agent` stands in for the attempt's agent (a wrapper may pass it with its model and
-        tools wrapped).
+        tools wrapped). Whatever the agent raises — `SystemExit` and `KeyboardInterrupt`
+        included — is its failure; only cancellation and a journal that cannot be written
+        (`StoreError`) go through.
         """
         task = attempt.task
         view = ContextView(state.board, task=task.id, reads=task.reads)
+        watchdog = WATCHDOG.get()
+        watched = None
+        if watchdog is not None:
+            watched = watchdog.watch(state.run_id, task.timeout_s, task.id, attempt.agent)
         try:
-            call = self._call(attempt, state, view)
-            if agent is None:
-                agent = self.agents[attempt.agent]
-            if agent.function is not None:
-                work = run_function_agent(agent, call, self.pool)
-            else:
-                gate = ApprovalGate(state, self.policy, task.id)
-                work = ModelAgentLoop(
-                    agent,
-                    call,
-                    emit,
-                    gate=gate,
-                    agents=self.agents,
-                    prices=self.prices,
-                    prepare=lambda target: self.handoff_agent(target, attempt),
-                ).run()
-            if task.timeout_s is None:
-                outcome = await work
-            else:
-                async with asyncio.timeout(task.timeout_s):
-                    outcome = await work
-            if task.output_schema is not None:
-                validate_output(outcome.output, task.output_schema)
-        except asyncio.CancelledError:
+            outcome = await self._attempt(attempt, state, emit, view, agent)
+        except (asyncio.CancelledError, GeneratorExit):
             raise
+        except StoreError:
+            raise  # the journal cannot be written: not this task's failure
         except ApprovalNeeded as signal:
             return AttemptResult(attempt, approval=signal.request)
         except TimeoutError:
+            message = f"task {task.id!r} took longer than {task.timeout_s}s"
             return AttemptResult(
-                attempt,
-                error=ErrorInfo(
-                    type="timeout",
-                    message=f"task {task.id!r} took longer than {task.timeout_s}s",
-                    retryable=True,
-                ),
+                attempt, error=ErrorInfo(type="timeout", message=message, retryable=True)
             )
-        except Exception as exc:
+        except LoopBlocked:
+            message = (
+                f"task {task.id!r} blocked the event loop past its deadline: its agent runs"
+                " blocking code (time.sleep, a synchronous client, a busy loop) inside"
+                " `async def`; make it a plain `def` (it then runs on a worker thread)"
+            )
+            return AttemptResult(attempt, error=ErrorInfo(type="loop_blocked", message=message))
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the agent's, not ours
             log.debug("task %s attempt %d failed", task.id, attempt.attempt, exc_info=True)
             return AttemptResult(attempt, error=error_info(exc))
+        finally:
+            if watchdog is not None:
+                watchdog.unwatch(watched)
         return AttemptResult(
             attempt, output=outcome.output, writes=view.pending, final_agent=outcome.agent
         )
+
+    async def _attempt(
+        self,
+        attempt: Attempt,
+        state: RunState,
+        emit: EmitNow,
+        view: ContextView,
+        agent: Agent | None,
+    ) -> AgentOutcome:
+        """The agent's work in one attempt, checked: its output matches the task's schema and,
+        like its context writes, can be journaled exactly."""
+        task = attempt.task
+        call = self._call(attempt, state, view)
+        if agent is None:
+            agent = self.agents[attempt.agent]
+        if agent.function is not None:
+            work = run_function_agent(agent, call, self.pool)
+        else:
+            gate = ApprovalGate(state, self.policy, task.id)
+            work = ModelAgentLoop(
+                agent,
+                call,
+                emit,
+                gate=gate,
+                agents=self.agents,
+                prices=self.prices,
+                prepare=lambda target: self.handoff_agent(target, attempt),
+            ).run()
+        if task.timeout_s is None:
+            outcome = await work
+        else:
+            async with asyncio.timeout(task.timeout_s):
+                outcome = await work
+        if task.output_schema is not None:
+            validate_output(outcome.output, task.output_schema)
+        check_recordable(outcome.output, view.pending)
+        return outcome
 
     def handoff_agent(self, agent: Agent, attempt: Attempt) -> Agent:
         """The agent a handoff within `attempt` goes to, as the attempt will run it.

@@ -10,23 +10,20 @@ fallback), or for a direct answer `PlanAccepted` with no tasks and `RunSucceeded
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from podium.events import AnyEvent, Event, PlanAccepted, RunFailed, RunSucceeded
+from podium.events import PlanAccepted, RunFailed, RunSucceeded
 from podium.exceptions import ConfigError, PodiumError
 from podium.plan import Plan, Workflow
 from podium.plan._planner import Planner, PlanOutcome
+from podium.runtime._journal import Journal
 from podium.runtime._replan import PlannerReplanner
-from podium.runtime._state import RunState
-from podium.store import Store
 
 if TYPE_CHECKING:
     from podium.agents import Agent
 
 JSON = Any
-EventCallback = Callable[[AnyEvent], Any]
 
 
 def goal_of(workflow: Workflow | Plan | str, goal: str | None) -> tuple[Workflow, str | None]:
@@ -68,78 +65,25 @@ def replanning(planner: Planner | None, agents: Mapping[str, Agent]) -> dict[str
     return {"replanner": PlannerReplanner(planner, agents), "max_replans": planner.max_replans}
 
 
-class _Journal:
-    """Appends events to a run that no driver owns yet (planning happens before driving)."""
-
-    def __init__(
-        self,
-        state: RunState,
-        store: Store,
-        clock: Callable[[], float],
-        on_event: EventCallback | None,
-    ) -> None:
-        self.state = state
-        self.store = store
-        self.clock = clock
-        self.on_event = on_event
-
-    def _event(self, kind: type[Event], fields: Mapping[str, JSON]) -> AnyEvent:
-        self.state.seq += 1
-        return kind(  # type: ignore[return-value]
-            run_id=self.state.run_id, seq=self.state.seq, ts=self.clock(), **fields
-        )
-
-    async def emit(self, kind: type[Event], **fields: JSON) -> None:
-        await self.append([(kind, fields)])
-
-    async def append(self, items: list[tuple[type[Event], Mapping[str, JSON]]]) -> None:
-        """Journal events in one atomic append, then fold and report them."""
-        seq = self.state.seq
-        events = [self._event(kind, fields) for kind, fields in items]
-        try:
-            await self.store.append(self.state.run_id, events)
-        except BaseException:
-            self.state.seq = seq
-            raise
-        for event in events:
-            self.state.apply(event)
-            if self.on_event is not None:
-                result = self.on_event(event)
-                if inspect.isawaitable(result):
-                    await result
-
-
-async def plan_goal(
-    state: RunState,
-    *,
-    planner: Planner,
-    agents: Mapping[str, Agent],
-    store: Store,
-    clock: Callable[[], float],
-    on_event: EventCallback | None,
-) -> None:
+async def plan_goal(journal: Journal, *, planner: Planner, agents: Mapping[str, Agent]) -> None:
     """Plan the run's goal and journal the outcome (after which the run may be finished)."""
+    state = journal.state
     assert state.submitted is not None
     assert state.submitted.goal is not None
-    journal = _Journal(state, store, clock, on_event)
     inputs = state.submitted.inputs
     try:
         outcome = await planner.plan(
-            state.submitted.goal, agents=agents, input_names=list(inputs), emit=journal.emit
+            state.submitted.goal, agents=agents, input_names=list(inputs), emit=journal.emit_now
         )
     except PodiumError as exc:  # e.g. the model cannot be loaded
         outcome = PlanOutcome(message=f"the planner failed: {exc}")
-    if outcome.answer is not None:
-        await journal.append(
-            [
-                (PlanAccepted, {"tasks": [], "source": outcome.source}),
-                (RunSucceeded, {"output": outcome.answer}),
-            ]
-        )
+    if outcome.answer is not None:  # one atomic append: the answer and the end
+        journal.emit(PlanAccepted, tasks=[], source=outcome.source)
+        journal.emit(RunSucceeded, output=outcome.answer)
     elif outcome.plan is not None:
         plan = outcome.plan
-        fields = {"tasks": plan.to_data(), "output": plan.output, "source": outcome.source}
-        await journal.append([(PlanAccepted, fields)])
+        journal.emit(PlanAccepted, tasks=plan.to_data(), output=plan.output, source=outcome.source)
     else:
         message = f"no plan for the goal: {outcome.message}"
-        await journal.append([(RunFailed, {"reason": "plan", "message": message})])
+        journal.emit(RunFailed, reason="plan", message=message)
+    await journal.flush()

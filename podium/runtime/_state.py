@@ -27,10 +27,12 @@ from podium.events import (
     PlanRevised,
     RunCancelled,
     RunFailed,
+    RunInterrupted,
     RunPartiallySucceeded,
     RunResumed,
     RunSubmitted,
     RunSucceeded,
+    RunUpgraded,
     RunWaiting,
     TaskAssigned,
     TaskFailed,
@@ -44,6 +46,7 @@ from podium.events import (
 )
 from podium.plan import Plan, Task, task_from_data
 from podium.policy import ApprovalBook
+from podium.runtime._output import map_items, run_output
 
 JSON = Any
 
@@ -58,6 +61,11 @@ PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
 TERMINAL = frozenset({SUCCEEDED, FAILED, SKIPPED})
 WAITING = "waiting"
 """A task whose next step waits for a human's approval (see `RunState.approvals`)."""
+CANCELLED = "cancelled"
+"""A task whose attempt was cut short because the run itself ended (cancelled, or failed on a
+timeout or a budget): it never finished."""
+UNFINISHED_RUN = frozenset({"running", "waiting", "interrupted"})
+"""Run statuses from which a run can still go on (`podium resume`)."""
 
 
 class TaskState:
@@ -141,6 +149,12 @@ class RunState:
         """Re-planned task → the new task whose output becomes its output (`PlanRevised`)."""
         self.replans = 0
         """Branches re-planned so far."""
+        self.children: dict[str, list[str]] = {}
+        """A mapped task → its sub-tasks, in item order."""
+        self.digest = ""
+        """The digest of the workflow the run is bound to (`RunSubmitted`, `RunUpgraded`)."""
+        self.workflow: dict[str, JSON] = {}
+        """What rebuilds the run's workflow (`RunSubmitted.workflow`, or an upgrade's)."""
 
     @classmethod
     def from_events(cls, run_id: str, events: Iterable[AnyEvent]) -> RunState:
@@ -151,7 +165,7 @@ class RunState:
 
     @property
     def finished(self) -> bool:
-        return self.status not in ("running", "waiting")
+        return self.status not in UNFINISHED_RUN
 
     def apply(self, event: AnyEvent) -> None:
         self.seq = event.seq
@@ -164,6 +178,8 @@ class RunState:
     def _submitted(self, ev: RunSubmitted) -> None:
         self.submitted = ev
         self.created_ts = ev.ts
+        self.digest = ev.digest
+        self.workflow = ev.workflow
 
     def _plan(self, ev: PlanAccepted) -> None:
         self.accept_plan(Plan.from_data(ev.tasks, output=ev.output))
@@ -174,12 +190,22 @@ class RunState:
         self.tasks = {t.id: TaskState(t) for t in plan}
 
     def _extended(self, ev: PlanExtended) -> None:
-        assert self.plan is not None
         tasks = [task_from_data(d) for d in ev.tasks]
+        if ev.derived_items:
+            items = map_items(self, self.tasks[ev.parent].task)
+            tasks = [
+                msgspec.structs.replace(t, item=item) for t, item in zip(tasks, items, strict=True)
+            ]
+        self.extend(ev.parent, tasks)
+
+    def extend(self, parent: str, tasks: list[Task]) -> None:
+        """Add the sub-tasks of a mapped task (as `PlanExtended` records them)."""
+        assert self.plan is not None
         self.plan.add(tasks)
         for t in tasks:
             self.tasks[t.id] = TaskState(t)
-        self.expanded.add(ev.parent)
+        self.expanded.add(parent)
+        self.children[parent] = [t.id for t in tasks]
 
     def _ready(self, ev: TaskReady) -> None:
         self.tasks[ev.task].status = READY
@@ -230,10 +256,18 @@ class RunState:
         )
 
     def _succeeded(self, ev: TaskSucceeded) -> None:
+        self.approvals.use_attempt(ev.task)
         ts = self.tasks[ev.task]
         ts.status = SUCCEEDED
         self.progress_step = self.steps
-        ts.output = ev.output
+        # an output the journal holds already is not written twice: a reused answer is its
+        # source's, a mapped task's is its items' in order
+        if ev.reused_from is not None and ev.reused_from in self.tasks:
+            ts.output = self.tasks[ev.reused_from].output
+        elif ev.task in self.children:
+            ts.output = [self.tasks[c].output for c in self.children[ev.task]]
+        else:
+            ts.output = ev.output
         ts.error = None
         ts.ended_ts = ev.ts
         if ev.agent is not None:
@@ -241,6 +275,7 @@ class RunState:
         self._usage(ts, ev.usage)
 
     def _failed(self, ev: TaskFailed) -> None:
+        self.approvals.use_attempt(ev.task)
         ts = self.tasks[ev.task]
         ts.failures += 1
         ts.agent_failures += 1
@@ -267,12 +302,22 @@ class RunState:
         self.status = status
         self.ended_ts = ev.ts
         self.output = output
+        for ts in self.tasks.values():
+            if ts.status == RUNNING:  # cut short by the run's end: it will never finish
+                ts.status = CANCELLED
+
+    def _run_output(self, recorded: JSON) -> JSON:
+        """The run's output: as recorded (older journals, direct answers), else rendered from
+        the plan's `output` over the task outputs, which the journal already holds."""
+        if recorded is not None or self.plan is None or not len(self.plan):
+            return recorded
+        return run_output(self)
 
     def _run_succeeded(self, ev: RunSucceeded) -> None:
-        self._end("succeeded", ev, ev.output)
+        self._end("succeeded", ev, self._run_output(ev.output))
 
     def _run_partial(self, ev: RunPartiallySucceeded) -> None:
-        self._end("partially_succeeded", ev, ev.output)
+        self._end("partially_succeeded", ev, self._run_output(ev.output))
         self.missing = list(ev.missing)
         self.reason = ev.reason or "optional tasks missing"
 
@@ -294,6 +339,8 @@ def _tool(state: RunState, ev: ToolCalled) -> None:
         task.steps += 1
     if ev.effect != "read" and ev.error is None and ev.idempotency_key:
         state.effects[ev.idempotency_key] = ev.result
+    if ev.action_hash and not ev.replayed:
+        state.approvals.use_call(ev.task, ev.action_hash, ev.result, ok=ev.error is None)
 
 
 def _approval_requested(state: RunState, ev: ApprovalRequested) -> None:
@@ -316,6 +363,23 @@ def _run_waiting(state: RunState, ev: RunWaiting) -> None:
 def _run_resumed(state: RunState, _ev: RunResumed) -> None:
     state.status = "running"
     state.reason = state.message = ""
+
+
+def _run_interrupted(state: RunState, ev: RunInterrupted) -> None:
+    """Not an end: the attempts it cut short run again when the run is resumed."""
+    state.status = "interrupted"
+    state.reason = ev.reason
+    state.message = ""
+    for tid in ev.tasks:
+        task = state.tasks.get(tid)
+        if task is not None and task.status == RUNNING:
+            task.status = READY
+
+
+def _run_upgraded(state: RunState, ev: RunUpgraded) -> None:
+    state.digest = ev.digest
+    if ev.workflow:
+        state.workflow = ev.workflow
 
 
 def _plan_proposed(state: RunState, ev: PlanProposed) -> None:
@@ -365,6 +429,8 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     ApprovalRejected: _approval_decided,
     RunWaiting: _run_waiting,
     RunResumed: _run_resumed,
+    RunInterrupted: _run_interrupted,
+    RunUpgraded: _run_upgraded,
     PlanProposed: _plan_proposed,
     PlanFallback: _plan_fallback,
     PlanRevised: _plan_revised,

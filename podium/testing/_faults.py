@@ -17,13 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import random
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from podium._sync import run_sync
 from podium.agents import Agent, TaskCall
 from podium.exceptions import ConfigError, TaskError
 from podium.models._base import (
@@ -178,7 +178,7 @@ def faulty_tool(
             await clock.sleep(faults.slow_s)
         if is_async:
             return await function(**kwargs)
-        return await asyncio.to_thread(function, **kwargs)
+        return await run_sync(function, **kwargs)
 
     return dataclasses.replace(tool, function=faulty)
 
@@ -199,7 +199,7 @@ def _faulty_function(agent: Agent, faults: Faults, clock: Clock, rng: random.Ran
             await clock.sleep(faults.slow_s)
         if inspect.iscoroutinefunction(function):
             return await function(call)
-        return await asyncio.to_thread(function, call)
+        return await run_sync(function, call)
 
     return faulty
 

@@ -54,12 +54,14 @@ def effect_key(run_id: str, task_id: str, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """A tool call that may go ahead: its idempotency key and, when the same side-effecting
-    call already completed in an earlier attempt, its recorded result (`replayed`)."""
+    """A tool call that may go ahead: its idempotency key, the action hash of a side-effecting
+    call (`ToolCalled.action_hash`), and, when the same call already took effect (in an earlier
+    attempt, or under an approval that was used), its recorded result (`replayed`)."""
 
     key: str
     replayed: bool = False
     result: JSON = None
+    action_hash: str = ""
 
 
 class ToolGate(Protocol):
@@ -94,7 +96,13 @@ class KeyedGate:
         return effect_key(self.run_id, self.task_id, f"{ordinal}:{digest[:16]}")
 
     def admit(self, tool: Tool, arguments: Mapping[str, JSON]) -> Admission:
-        return Admission(self.key(tool, action_hash(tool.name, arguments)))
+        digest = action_hash(tool.name, arguments)
+        return Admission(self.key(tool, digest), action_hash=_effect_hash(tool, digest))
+
+
+def _effect_hash(tool: Tool, digest: str) -> str:
+    """The action hash a `ToolCalled` records: only for side-effecting calls."""
+    return "" if tool.effect == "read" else digest
 
 
 __all__ = [

@@ -11,6 +11,8 @@ from typing import Any, Literal, get_type_hints, overload
 import msgspec
 import pydantic
 
+from podium._sync import run_sync
+from podium.events import MAX_DEPTH
 from podium.exceptions import ConfigError, ToolError
 from podium.models._base import ToolSpec
 
@@ -118,9 +120,7 @@ class Tool:
             if inspect.iscoroutinefunction(self.function):
                 result = await self.function(**kwargs)
             else:
-                import asyncio
-
-                result = await asyncio.to_thread(self.function, **kwargs)
+                result = await run_sync(self.function, **kwargs)
         except ToolError:
             raise
         except Exception as exc:
@@ -142,6 +142,10 @@ def to_json_value(value: Any, what: str) -> JSON:
         return msgspec.to_builtins(value, enc_hook=_encode_extra, str_keys=True)
     except (TypeError, ValueError, msgspec.EncodeError) as exc:
         raise ToolError(f"{what!r} returned a value that is not JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise ToolError(
+            f"{what!r} returned a value nested deeper than {MAX_DEPTH} levels (or a cycle)"
+        ) from None
 
 
 def result_text(value: JSON) -> str:

@@ -119,7 +119,7 @@ def test_the_console_script_end_to_end(
     assert {"RunSubmitted", "TaskFailed", "RunCancelled"} <= set(json.loads(schema.stdout)["$defs"])
 
 
-def test_ctrl_c_cancels_the_run_cleanly(
+def test_ctrl_c_interrupts_the_run_and_resume_finishes_it(
     podium: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger.txt"
@@ -150,6 +150,13 @@ def test_ctrl_c_cancels_the_run_cleanly(
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, err
-    assert json.loads(out)["status"] == "cancelled"
+    result = json.loads(out)
+    assert result["status"] == "interrupted"
+    assert result["tasks"]["nap"]["status"] == "ready"  # not shown running: it was cut short
     events = _json(podium("show", "nap1", "--json"))["events"]
-    assert [e["kind"] for e in events][-2:] == ["TaskStarted", "RunCancelled"]
+    assert [e["kind"] for e in events][-2:] == ["TaskStarted", "RunInterrupted"]
+    assert events[-1]["tasks"] == ["nap"]
+    # nothing was lost: the run goes on from where it was stopped
+    resumed = _json(podium("resume", "nap1", "--json"))
+    assert resumed["status"] == "succeeded"
+    assert ledger.read_text().split() == ["nap", "nap"]  # the cut-short attempt ran again

@@ -419,7 +419,11 @@ def test_plain_data_tags_still_work() -> None:
 def test_a_file_with_more_tasks_than_the_limit_fails_validation() -> None:
     text = TEAM + "tasks:\n" + "".join(f"  - {{id: t{i}, agent: w}}\n" for i in range(10_001))
     assert problems(text) == [
-        (2, "tasks", "the plan has 10,001 tasks, more than the limit of 10,000")
+        (
+            2,
+            "tasks",
+            "the plan has 10,001 tasks, more than the limit of 10,000 (Limits.max_tasks)",
+        )
     ]
 
 
@@ -429,7 +433,7 @@ def test_max_tasks_of_validate_plan() -> None:
     [problem] = validate_plan(plan, agents={"w": ()}, max_tasks=10)
     assert (problem.where, problem.message) == (
         "tasks",
-        "the plan has 11 tasks, more than the limit of 10",
+        "the plan has 11 tasks, more than the limit of 10 (Limits.max_tasks)",
     )
     assert validate_plan(plan, agents={"w": ()}, max_tasks=None) == []
 

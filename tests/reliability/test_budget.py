@@ -19,6 +19,7 @@ from podium.models import (
 from podium.reliability import CallEstimate, Spend, check_budget, estimate_call
 from podium.store import MemoryStore
 from podium.testing import FakeClock, Faults, FaultyModel, FunctionModel
+from tests.helpers import ProcessDeath
 
 from .helpers import of, run_plan
 
@@ -201,11 +202,10 @@ async def test_the_budget_is_journaled_and_a_resumed_run_keeps_it() -> None:
     model = Fixed("test:f", tokens=100, loops=10)
     budget = Budget(tokens=350, output_estimate=1)
 
-    class Crash(BaseException):
-        pass
+    death = ProcessDeath()
 
     async def crash(call: TaskCall) -> str:
-        raise Crash
+        death.now()
 
     plan = Plan([Task(id="boom", agent="crash"), Task(id="t", agent="m", needs=("boom",))])
     agents = [
@@ -213,8 +213,7 @@ async def test_the_budget_is_journaled_and_a_resumed_run_keeps_it() -> None:
         Agent(name="crash", function=crash),
     ]
     async with Orchestrator(agents=agents, store=store, limits=Limits(budget=budget)) as orch:
-        with pytest.raises(BaseExceptionGroup):
-            await orch.run(plan, run_id="r")
+        await death.run(orch.run(plan, run_id="r"))
     submitted = (await store.load("r"))[0]
     assert isinstance(submitted, RunSubmitted)
     assert msgspec.convert(submitted.limits["budget"], Budget) == budget
@@ -224,7 +223,9 @@ async def test_the_budget_is_journaled_and_a_resumed_run_keeps_it() -> None:
 
     agents[1] = Agent(name="crash", function=fine)
     async with Orchestrator(agents=agents, store=store) as orch:  # no budget of its own
-        result = await orch.resume("r", workflow=podium.Workflow(name="plan", plan=plan))
+        # the crashing agent is replaced by another function: an upgrade, said so
+        workflow = podium.Workflow(name="plan", plan=plan)
+        result = await orch.resume("r", workflow=workflow, upgrade=True)
     assert (result.status, result.reason) == ("failed", "budget")
     assert len(of(await _events(store), ModelCalled)) == 4  # without the budget: 11
 

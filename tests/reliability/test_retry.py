@@ -14,6 +14,7 @@ from podium.models._errors import AuthenticationError, RateLimited
 from podium.reliability import Reliability, RetryPolicy, retry_note
 from podium.store import MemoryStore
 from podium.testing import FakeClock, ScriptedModel
+from tests.helpers import ProcessDeath
 
 from .helpers import kinds, of, run_plan
 
@@ -178,20 +179,18 @@ async def test_a_resumed_run_waits_only_what_is_left_of_the_delay() -> None:
     store = MemoryStore()
     calls: list[float] = []
 
-    class Crash(BaseException):
-        """The process dies: nothing after it is journaled."""
+    death = ProcessDeath()
 
     async def work(call: TaskCall) -> str:
         calls.append(clock.time())
         if len(calls) == 1:
             raise TaskError("transient", kind="flaky")
-        raise Crash
+        death.now()
 
     policy = RetryPolicy(attempts=5, backoff_s=100, max_backoff_s=1e3, jitter=0)
     wf = Workflow(name="plan", plan=Plan([Task(id="a", agent="w", retry=policy)]))
     async with Orchestrator(agents=[Agent(name="w", function=work)], store=store, clock=clock) as o:
-        with pytest.raises(BaseExceptionGroup):
-            await o.run(wf, run_id="r")
+        await death.run(o.run(wf, run_id="r"))
     assert calls == [0.0, 100.0]
 
     # a new process picks the run up 60s after the failure
@@ -204,6 +203,6 @@ async def test_a_resumed_run_waits_only_what_is_left_of_the_delay() -> None:
 
     agent = Agent(name="w", function=healthy)
     async with Orchestrator(agents=[agent], store=store, clock=later) as orch:
-        result = await orch.resume("r", workflow=wf)
+        result = await orch.resume("r", workflow=wf, upgrade=True)  # another agent function
     assert result.status == "succeeded"
     assert resumed == [100.0]  # it waited the 40s left, not another 100s

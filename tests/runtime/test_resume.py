@@ -9,20 +9,18 @@ import pytest
 from podium import Agent, ConfigError, Orchestrator, Plan, Task, TaskCall, Workflow
 from podium.events import RunSucceeded, TaskStarted, TaskSucceeded
 from podium.store import MemoryStore, open_store
+from tests.helpers import ProcessDeath
 
 pytestmark = pytest.mark.anyio
 
 
-class Crash(BaseException):
-    """Stands for the process dying: nothing after it is journaled."""
-
-
-def make_agent(calls: list[str], crash_on: set[str]) -> Agent:
+def make_agent(calls: list[str], crash_on: set[str], death: ProcessDeath | None = None) -> Agent:
     async def work(call: TaskCall) -> str:
         calls.append(call.task_id)
         if call.task_id in crash_on:
             crash_on.discard(call.task_id)
-            raise Crash
+            assert death is not None
+            death.now()
         return f"out:{call.task_id}"
 
     return Agent(name="w", function=work)
@@ -46,9 +44,9 @@ async def test_resume_after_crash_never_reruns_succeeded_tasks(
     wf = Workflow(name="resumable", plan=PLAN)
     calls: list[str] = []
     crash_on = {"m[1]"}
-    async with Orchestrator(agents=[make_agent(calls, crash_on)], store=store) as orch:
-        with pytest.raises(BaseExceptionGroup):
-            await orch.run(wf, inputs={"xs": [1, 2, 3]}, run_id="r")
+    death = ProcessDeath()
+    async with Orchestrator(agents=[make_agent(calls, crash_on, death)], store=store) as orch:
+        await death.run(orch.run(wf, inputs={"xs": [1, 2, 3]}, run_id="r"))
         before = await orch.state("r")
     assert before.status == "running"
     assert before.tasks["a"].status == "succeeded"
@@ -88,8 +86,8 @@ async def test_resume_of_finished_run_returns_its_result() -> None:
 
 async def test_resume_of_python_workflow_needs_the_workflow() -> None:
     store = MemoryStore()
-    async with Orchestrator(agents=[make_agent([], {"a"})], store=store) as orch:
-        with pytest.raises(BaseExceptionGroup):
-            await orch.run(PLAN, inputs={"xs": []}, run_id="py")
+    death = ProcessDeath()
+    async with Orchestrator(agents=[make_agent([], {"a"}, death)], store=store) as orch:
+        await death.run(orch.run(PLAN, inputs={"xs": []}, run_id="py"))
         with pytest.raises(ConfigError, match="pass the same workflow"):
             await orch.resume("py")
