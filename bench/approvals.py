@@ -9,7 +9,7 @@ lives only in the SQLite store, so the process's resident memory should not grow
 of parked runs. Then a sample of them is approved with `Orchestrator.approve`, and the time from
 the call to the first instruction of the approved task's agent is measured (p50/p99).
 
-DESIGN.md's target: 100,000 parked runs in < 1 GB; resume p99 < 1 s.
+docs/architecture.md's target: 100,000 parked runs in < 1 GB; resume p99 < 1 s.
 """
 
 from __future__ import annotations

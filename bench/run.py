@@ -1,4 +1,4 @@
-"""Podium against LangGraph, side by side, on the performance targets of DESIGN.md.
+"""Podium against LangGraph, side by side, on the performance targets of docs/architecture.md.
 
 Usage:
     .venv/bin/python bench/run.py [--only NAME[,NAME...]] [--quick] [--no-langgraph]
@@ -55,7 +55,7 @@ MIB = 1024 * 1024
 TARGET_FACTOR = 10.0
 SLEEP_TARGET = 1.05
 PARKED_BUDGET = 1e9 / 100_000
-"""Bytes per run: DESIGN.md's 100,000 parked runs in under 1 GB."""
+"""Bytes per run: docs/architecture.md's 100,000 parked runs in under 1 GB."""
 
 REFERENCE = {
     "chain-memory": 160e-6,
@@ -64,7 +64,7 @@ REFERENCE = {
     "fanout-sleep": 0.068,
     "journal": 580 * KIB,
 }
-"""DESIGN.md's LangGraph 1.2 figures (the fast end of each range), used with --no-langgraph."""
+"""LangGraph 1.2 figures of docs/architecture.md (each range's fast end), for --no-langgraph."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,7 @@ def _advantage_row(
         if row.advantage is not None:
             row.verdict = "PASS" if row.advantage >= TARGET_FACTOR else "FAIL"
     if reference:
-        row.note = f"vs DESIGN.md reference {fmt(REFERENCE[key])}"
+        row.note = f"vs docs/architecture.md reference {fmt(REFERENCE[key])}"
     return row
 
 
@@ -274,7 +274,7 @@ async def measure_fanout(s: Settings, report: Report, *, sleep: bool) -> None:
             key, f"fan-out of {FANOUT_WIDTH} tasks + join, wall time", pod_t, lg_t, _ms
         )
         cpu = {n: timings.cpu[n] for n in ("podium", "langgraph") if n in timings.cpu}
-        _add_note(row, "no target in DESIGN.md; " + _cpu_note(cpu, _ms))
+        _add_note(row, "no target in docs/architecture.md; " + _cpu_note(cpu, _ms))
         report.rows.append(row)
         return
 
@@ -291,7 +291,7 @@ async def measure_fanout(s: Settings, report: Report, *, sleep: bool) -> None:
         row.advantage = lg_t / pod_t
     else:
         row.advantage = REFERENCE[key] / pod_t
-        row.note = f"vs DESIGN.md reference {_ms(REFERENCE[key])}"
+        row.note = f"vs docs/architecture.md reference {_ms(REFERENCE[key])}"
     row.target = f"≤ {SLEEP_TARGET:g}x ideal"
     row.verdict = "PASS" if pod_t / SLEEP_S <= SLEEP_TARGET else "FAIL"
     report.rows.append(row)
@@ -461,7 +461,7 @@ def print_report(report: Report, s: Settings) -> None:
     console.print(table)
     console.print(
         "Podium advantage = LangGraph ÷ Podium for times and bytes, Podium ÷ LangGraph "
-        "for throughput; targets from DESIGN.md."
+        "for throughput; targets from docs/architecture.md."
     )
     for name, label in report.setups:
         console.print(f"  {name}: {label}")
@@ -512,7 +512,7 @@ def main() -> None:
     parser.add_argument(
         "--no-langgraph",
         action="store_true",
-        help="Podium only; advantages against DESIGN.md's LangGraph figures",
+        help="Podium only; advantages against docs/architecture.md's LangGraph figures",
     )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     parser.add_argument("--child", choices=["podium", "langgraph"], help=argparse.SUPPRESS)

@@ -119,7 +119,9 @@ class AnthropicModel(AsyncClosing):
         if client.api_key is None and client.auth_token is None and client.credentials is None:
             # Otherwise the SDK fails every request with a TypeError.
             raise ConfigError(
-                f"no credentials for model {model!r}: set ANTHROPIC_API_KEY or pass api_key="
+                f"no credentials for model 'anthropic:{model}': set ANTHROPIC_API_KEY, or run"
+                " on another model (`podium run --model PROVIDER:NAME` or PODIUM_MODEL; in"
+                " Python, AnthropicModel(api_key=...) or another Agent(model=...))"
             )
 
     @property

@@ -105,8 +105,10 @@ class OpenAIModel(AsyncClosing):
         if api_key is None:
             if base_url is None:
                 raise ConfigError(
-                    f"no API key for model {model!r}: set OPENAI_API_KEY, pass api_key=, "
-                    "or pass base_url= for a local OpenAI-compatible server"
+                    f"no API key for model 'openai:{model}': set OPENAI_API_KEY (for a local"
+                    " OpenAI-compatible server, OPENAI_BASE_URL instead), or run on another"
+                    " model (`podium run --model PROVIDER:NAME` or PODIUM_MODEL; in Python,"
+                    " OpenAIModel(api_key=..., base_url=...) or another Agent(model=...))"
                 )
             api_key = LOCAL_SERVER_KEY
         self.model = model

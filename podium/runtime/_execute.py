@@ -21,7 +21,12 @@ from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
 from podium.agents._run import AgentOutcome
 from podium.context import ContextPolicy, ContextView, PendingWrite
 from podium.events import ErrorInfo, Usage, unencodable
-from podium.exceptions import OutputValidationError, PodiumError, StoreError, TaskError
+from podium.exceptions import (
+    ConfigError,
+    PodiumError,
+    StoreError,
+    TaskError,
+)
 from podium.models._errors import ProviderError
 from podium.models._prices import PriceTable
 from podium.plan import Task, TemplateError, render
@@ -90,16 +95,13 @@ def error_info(exc: BaseException) -> ErrorInfo:
     was raised. `SystemExit` and `KeyboardInterrupt` raised by an agent are its failure
     (``agent_exit``, not retried), never the process's.
     """
-    if isinstance(exc, OutputValidationError):
-        return ErrorInfo(
-            type=exc.kind, message=str(exc), retryable=exc.retryable, raw_output=exc.raw_output
-        )
-    if isinstance(exc, TaskError):
+    if isinstance(exc, TaskError):  # OutputValidationError keeps the raw output too
         return ErrorInfo(
             type=exc.kind,
             message=str(exc),
             retryable=exc.retryable,
             retry_after_s=getattr(exc, "retry_after_s", None),
+            raw_output=getattr(exc, "raw_output", None),
         )
     if isinstance(exc, ProviderError):
         return ErrorInfo(
@@ -110,6 +112,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
         )
     if isinstance(exc, TimeoutError):
         return ErrorInfo(type="timeout", message=str(exc) or "timed out", retryable=True)
+    if isinstance(exc, ConfigError):  # misconfigured, not unlucky: no retry fixes it
+        return ErrorInfo(type="config", message=str(exc), retryable=False)
     if isinstance(exc, PodiumError):  # a class may say it is never retried (retryable = False)
         retryable = bool(getattr(exc, "retryable", True))
         return ErrorInfo(type=type(exc).__name__, message=str(exc), retryable=retryable)

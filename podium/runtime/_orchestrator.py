@@ -29,6 +29,7 @@ from podium.events import (
 )
 from podium.exceptions import ConfigError, LeaseHeld, LeaseLost, RunNotFound, StoreError
 from podium.models._prices import PriceTable, default_prices
+from podium.models._registry import resolve_model
 from podium.plan import DEFAULT_MAX_TASKS, Plan, check_plan
 from podium.plan._planner import Planner
 from podium.plan._workflow import Workflow
@@ -189,6 +190,7 @@ class Orchestrator:
         self._pool: AgentThreads | None = None
         self._opened = False
         self._controls: dict[str, _Control] = {}
+        self._usable_models: set[str] = set()
         self._watchdog = Watchdog()
         self._last_digest: tuple[tuple[object, ...], str] | None = None
         self._abandoned: dict[str, int] = {}
@@ -232,7 +234,23 @@ class Orchestrator:
                 )
             table[agent.name] = agent
         check_handoffs(table)
+        self._check_models(table)
         return table
+
+    def _check_models(self, agents: Mapping[str, Agent]) -> None:
+        """A model that cannot be had (no API key, a missing extra or file) is a
+        `ConfigError` now, once, rather than a failure of every task that would use it."""
+        if self.cassette is not None and self.cassette.mode == "replay":
+            return  # replaying calls no model
+        for agent in agents.values():
+            name = agent.model
+            if not isinstance(name, str) or name in self._usable_models:
+                continue
+            try:
+                resolve_model(name)
+            except ConfigError as exc:
+                raise ConfigError(f"agent {agent.name!r}: {exc}") from None
+            self._usable_models.add(name)
 
     def _validate(self, workflow: Workflow, agents: Mapping[str, Agent]) -> None:
         key = (

@@ -44,8 +44,9 @@ from podium.runtime._state import SUCCEEDED, RunState, TaskState
 
 JSON = Any
 
-RUN_STOPS = frozenset({"budget", "loop", "stall"})
-"""Error types that end the whole run (with that word as its reason), not just the task."""
+RUN_STOPS = frozenset({"budget", "loop", "stall", "config"})
+"""Error types that end the whole run (with that word as its reason), not just the task: a
+misconfiguration (``config``: no API key, an unknown provider) would fail every task alike."""
 
 NOT_AGENT_FAULTS = frozenset({"template", "context_conflict", "map_error", "map_item_failed"})
 """Error types another agent would hit just the same: no backup takes over on them."""

@@ -353,12 +353,12 @@ async def test_python_agents_run_as_they_are(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_recording_a_model_name_that_does_not_resolve_fails_the_task(tmp_path: Path) -> None:
+async def test_recording_a_model_name_that_does_not_resolve_is_refused_up_front(
+    tmp_path: Path,
+) -> None:
     agent = Agent(name="writer", model="nosuch:model")
-    result, _ = await run(agent, PLAN[1:2], record=tmp_path / "run.jsonl")
-    error = result.tasks["b"]["error"]
-    assert error["type"] == "ConfigError"
-    assert "unknown model provider 'nosuch'" in error["message"]
+    with pytest.raises(ConfigError, match="agent 'writer': unknown model provider 'nosuch'"):
+        await run(agent, PLAN[1:2], record=tmp_path / "run.jsonl")
 
 
 def test_a_cassette_recording_an_exchange_twice_is_refused(tmp_path: Path) -> None:
