@@ -32,10 +32,10 @@ from podium.cli._session import (
 )
 from podium.cli._stdout import stdout_to_stderr
 from podium.events import json_schema, to_builtins
-from podium.exceptions import ConfigError, PodiumError, RunNotFound
+from podium.exceptions import ConfigError, JournalConflict, PodiumError, RunNotFound, StoreError
 from podium.models._prices import PriceTable, default_prices
 from podium.plan import Planner, Workflow, load_workflow
-from podium.runtime import Limits
+from podium.runtime import Limits, new_run_id
 
 app = typer.Typer(
     name="podium",
@@ -81,12 +81,23 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
-    """Podium's errors as one clean message on stderr and an exit code, never a traceback."""
+def _reported(run_id: str | None = None) -> Iterator[None]:
+    """Podium's errors as one clean message on stderr and an exit code, never a traceback.
+
+    With the `run_id` a command drives, a store that failed under it says how to go on.
+    """
     try:
         yield
     except (ConfigError, RunNotFound) as exc:
         _fail(str(exc), EXIT_USAGE)
+    except StoreError as exc:
+        hint = ""
+        if run_id is not None and not isinstance(exc, JournalConflict):
+            hint = (
+                f"; run {run_id} is kept as its journal has it: continue it with"
+                f" `podium resume {run_id}` once the store is back"
+            )
+        _fail(f"{exc}{hint}", 1)
     except PodiumError as exc:
         _fail(str(exc), 1)
     except KeyboardInterrupt:  # a second Ctrl-C: the run was not ended cleanly
@@ -228,7 +239,8 @@ def run(
     ends a run for good.
     """
     console = Console()
-    with _reported(), stdout_to_stderr(as_json):
+    run_id = run_id or new_run_id()
+    with _reported(run_id), stdout_to_stderr(as_json):
         limits = Limits(timeout_s=timeout)
         if max_concurrency is not None:
             limits = dataclasses.replace(limits, max_concurrency=max_concurrency)
@@ -282,7 +294,7 @@ def resume(
     who holds it and until when.
     """
     console = Console()
-    with _reported(), stdout_to_stderr(as_json):
+    with _reported(run_id), stdout_to_stderr(as_json):
         live = None if as_json or not console.is_terminal else console
         table = _prices(prices)
         workflow = None if upgrade is None else _load(upgrade)

@@ -22,6 +22,7 @@ from rich.text import Text
 from podium.events import AnyEvent, TaskFailed, Usage
 from podium.runtime import RunResult, RunState, TaskState
 from podium.store import RunInfo
+from podium.store._lease import describe_owner
 
 JSON = Any
 
@@ -174,14 +175,20 @@ def result_renderable(result: RunResult) -> RenderableType:
     return Group(*parts)
 
 
-def runs_table(runs: Sequence[RunInfo]) -> Table:
+def runs_table(runs: Sequence[RunInfo], *, now: float | None = None) -> Table:
+    """One row per run; a run some process drives says which (its lease's holder)."""
+    now = time.time() if now is None else now
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("run", "name", "status", "created", "events"):
+    for column in ("run", "name", "status", "created", "events", "driven by"):
         table.add_column(column, justify="right" if column == "events" else "left")
     for info in runs:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
         status = status_text(info.status)
-        table.add_row(plain(info.run_id), plain(info.name), status, created, str(info.events))
+        driver = "-"
+        if info.lease_owner is not None and (info.lease_expires_at or 0) >= now:
+            driver = describe_owner(info.lease_owner)
+        row = (plain(info.run_id), plain(info.name), status, created, str(info.events))
+        table.add_row(*row, plain(driver))
     return table
 
 

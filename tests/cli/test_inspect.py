@@ -36,9 +36,9 @@ def test_runs_lists_the_most_recent_first(store: str) -> None:
     table = invoke("runs", "--store", store)
     assert table.exit_code == 0
     header, *rows = table.stdout.splitlines()
-    assert header.split() == ["run", "name", "status", "created", "events"]
+    assert header.split() == ["run", "name", "status", "created", "events", "driven", "by"]
     assert rows[0].split()[:3] == ["second", "failing", "failed"]
-    assert rows[1].split()[-1] == "11"
+    assert rows[1].split()[-2:] == ["11", "-"]  # finished: nobody drives it
 
 
 def test_runs_of_an_empty_store(store: str) -> None:

@@ -267,6 +267,9 @@ def test_podium_resume_is_refused_while_podium_run_drives(tmp_path: Path) -> Non
             assert second.returncode == 1, (out, err)
             assert f"is being driven by pid {first.pid} on host" in err
             assert "Traceback" not in err
+        listed = _podium(tmp_path, "runs")
+        out, _ = listed.communicate(timeout=60)
+        assert f"pid {first.pid} on host" in out  # who drives it, for the operator
         out, err = first.communicate(timeout=60)
     finally:
         if first.poll() is None:
