@@ -64,8 +64,9 @@ def plain(value: JSON, style: str = "") -> Text:
 
 
 def dump_json(value: JSON) -> str:
-    """Indented JSON as the commands print it with ``--json`` (values rendered as the journal)."""
-    return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
+    """Indented JSON as the commands print it with ``--json``, encoded as the journal encodes
+    (one rule: no ``NaN`` or ``Infinity``, which are not JSON, can ever be printed)."""
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode()
 
 
 def status_text(status: str) -> Text:
