@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from podium.agents import Agent
+from podium.agents import Agent
+from podium.agents._relevance import BM25Relevance
 
 SIMPLE_QUESTION_WORDS = 16
 """A goal of more words is never answered directly."""
@@ -29,8 +28,6 @@ def simple_question(goal: str) -> bool:
 
 def _relevance(text: str, agents: Mapping[str, Agent]) -> dict[str, float]:
     """The router's relevance (BM25 over each agent's name, description and capabilities)."""
-    from podium.routing import BM25Relevance  # routing builds on plans: import when used
-
     return BM25Relevance().scores(text, agents, list(agents))
 
 

@@ -26,7 +26,9 @@ from podium.exceptions import Problem
 from podium.plan._planner import DEFAULT_MODEL, Planner
 from podium.plan._task import Plan, Task
 from podium.plan._validate import validate_plan
-from podium.plan._yaml import Loc, _Body, _Compiler, _Locator
+from podium.plan._yaml_nodes import Loc, _Locator
+from podium.plan._yaml_schema import _Body
+from podium.plan._yaml_tasks import TaskSection
 
 JSON = Any
 GOAL_INPUT = "goal"
@@ -49,21 +51,22 @@ class _FallbackBody(_Body):
 
 
 def compile_planner(
-    compiler: _Compiler,
+    section: TaskSection,
     raw: JSON,
     capabilities: Mapping[str, Collection[str]],
     input_names: Collection[str] | None,
 ) -> Planner | None:
-    """The planner a file's ``planner`` section configures (problems go to `compiler`)."""
+    """The planner a file's ``planner`` section configures; a default plan's tasks are compiled
+    by `section`, and problems go to its checker."""
     if raw is None:
         return None
     loc = ("planner",)
-    body = compiler.model(_PlannerBody, raw, loc)
+    body = section.check.model(_PlannerBody, raw, loc)
     if body is None:
         return None
     fallback: Plan | Literal["agent"] | None = None if body.fallback == "none" else "agent"
     if isinstance(body.fallback, dict):
-        fallback = _fallback_plan(compiler, body.fallback, capabilities, input_names)
+        fallback = _fallback_plan(section, body.fallback, capabilities, input_names)
     return Planner(
         model=body.model,
         max_repairs=body.max_repairs,
@@ -76,28 +79,33 @@ def compile_planner(
 
 
 def _fallback_plan(
-    compiler: _Compiler,
+    section: TaskSection,
     raw: Mapping[str, JSON],
     capabilities: Mapping[str, Collection[str]],
     input_names: Collection[str] | None,
 ) -> Plan | None:
+    check = section.check
     loc = ("planner", "fallback")
-    body = compiler.model(_FallbackBody, raw, loc)
+    body = check.model(_FallbackBody, raw, loc)
     if body is None:
         return None
     tasks: list[Task] = []
     locs: dict[str, Loc] = {}
     for i, item in enumerate(body.tasks):
-        task = compiler._task((*loc, "tasks", i), item, None)
+        task = section.task((*loc, "tasks", i), item, None)
         if task is not None:
             tasks.append(task)
             locs.setdefault(task.id, (*loc, "tasks", i))
     plan = Plan(tasks, output=body.output)
     names = None if input_names is None else {*input_names, GOAL_INPUT}
-    locate = _Locator(compiler.file, compiler.lines, locs, {})
-    for problem in validate_plan(plan, agents=capabilities, input_names=names, locate=locate):
-        where = f"planner.fallback.{problem.where}"
-        compiler.problems.append(
-            Problem(problem.message, where=where, file=problem.file, line=problem.line)
-        )
+    locate = _Locator(check.file, check.lines, locs, {})
+    check.problems.extend(
+        _in_fallback(problem)
+        for problem in validate_plan(plan, agents=capabilities, input_names=names, locate=locate)
+    )
     return plan
+
+
+def _in_fallback(problem: Problem) -> Problem:
+    where = f"planner.fallback.{problem.where}"
+    return Problem(problem.message, where=where, file=problem.file, line=problem.line)

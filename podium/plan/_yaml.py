@@ -13,21 +13,31 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from podium.exceptions import ConfigError, PlanValidationError, Problem
-from podium.plan._references import Importer, SourceLookup
+from podium.plan._planner_file import compile_planner
+from podium.plan._references import Importer, References, SourceLookup
 from podium.plan._task import Plan
 from podium.plan._validate import validate_plan
 from podium.plan._workflow import Workflow
-from podium.plan._yaml_check import _kind, _suggest
+from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
 from podium.plan._yaml_compose import MAX_FILE_SIZE, _size
 from podium.plan._yaml_nodes import JSON, Loc, _compose, _Locator
-from podium.plan._yaml_schema import _Body
-from podium.plan._yaml_sections import _Sections
+from podium.plan._yaml_sections import (
+    Capabilities,
+    compile_agents,
+    compile_context,
+    compile_inputs,
+    compile_output,
+    compile_policy,
+    compile_prices,
+    compile_tools,
+)
+from podium.plan._yaml_tasks import Echoes, TaskSection
 
-# Loc, _Body, _Compiler and _Locator are imported by _planner_file
-__all__ = ["Loc", "_Body", "_Compiler", "_Locator", "load_workflow", "load_workflow_text"]
+__all__ = ["load_workflow", "load_workflow_text"]
 
 _SECTIONS = (
     "name",
@@ -133,57 +143,49 @@ def load_workflow_text(
     references = Importer(base_dir) if import_code else SourceLookup(base_dir)
     compiler = _Compiler(path, lines, references)
     for loc, message in duplicates:
-        compiler.add(loc, message)
+        compiler.check.add(loc, message)
     return compiler.workflow(data, text, require_tasks=require_tasks)
 
 
 # -- data → Workflow ----------------------------------------------------------------------------
 
 
-class _Compiler(_Sections):
-    """The whole file: its sections, then the plan validated with the file's lines."""
+class _Compiler:
+    """The whole file: each section compiled by its part, then the plan validated with the
+    file's lines. Every part adds its problems to one `Checker`."""
+
+    def __init__(self, file: str | None, lines: Mapping[Loc, int], references: References) -> None:
+        self.check = Checker(file, lines)
+        self.resolve = Resolver(self.check, references)
+        self.echoes = Echoes()
+        self.tasks = TaskSection(self.check, self.echoes)
 
     def workflow(self, data: JSON, text: str, *, require_tasks: bool = True) -> Workflow:
+        check, resolve = self.check, self.resolve
         if not isinstance(data, dict):
-            got = "empty" if data is None else f"a {_kind(data)}"
-            self.add((), f"a workflow file is a mapping with at least `tasks`; this one is {got}")
-            raise PlanValidationError(self.problems)
-        for key in data:
-            if key not in _SECTIONS:
-                self.add((), f"unknown key {key!r}{_suggest(str(key), list(_SECTIONS))}", at=(key,))
-        default_name = Path(self.file).stem if self.file else "workflow"
-        name = data.get("name", default_name)
-        if not isinstance(name, str) or not name:
-            self.add(("name",), f"must be a non-empty string, got {_kind(name)} {name!r}")
-        if not isinstance(data.get("description", ""), str):
-            self.add(("description",), "must be a string")
-        inputs, input_names = self.inputs(data.get("inputs"))
-        tools = self.tools(data.get("tools"))
-        agents, capabilities = self.agents(data.get("agents"), tools)
-        context = self.context(data.get("context"))
-        policy = self.policy(data.get("policy"))
-        prices = self.prices(data.get("prices"))
-        plan = Plan(self.tasks(data.get("tasks")), output=self.output(data))
-        locate = _Locator(self.file, self.lines, self.task_locs, self.repeats)
-        plan_problems = validate_plan(
-            plan, agents=capabilities, input_names=input_names, locate=locate
+            got = "empty" if data is None else f"a {kind_of(data)}"
+            check.add((), f"a workflow file is a mapping with at least `tasks`; this one is {got}")
+            raise PlanValidationError(check.problems)
+        name = self._header(data)
+        inputs, input_names = compile_inputs(check, data.get("inputs"))
+        tools = compile_tools(check, resolve, data.get("tools"))
+        agents, capabilities = compile_agents(
+            check, resolve, self.echoes, data.get("agents"), tools
         )
-        if not require_tasks and not plan.tasks:  # an agents file: its plan comes from a goal
-            plan_problems = [p for p in plan_problems if p.where != "tasks"]
-        from podium.plan._planner_file import compile_planner  # it builds on this module
-
-        planner = compile_planner(self, data.get("planner"), capabilities, input_names)
-        problems = self.problems + [p for p in plan_problems if not self._echoes(p)]
-        if problems:
-            problems.sort(key=lambda p: (p.line is None, p.line or 0))
-            raise PlanValidationError(self._shown(problems))
+        context = compile_context(check, resolve, data.get("context"))
+        policy = compile_policy(check, data.get("policy"))
+        prices = compile_prices(check, data.get("prices"))
+        plan, locate, plan_problems = self._plan(data, capabilities, input_names, require_tasks)
+        planner = compile_planner(self.tasks, data.get("planner"), capabilities, input_names)
+        self._raise_problems(plan_problems)
+        file = check.file
         return Workflow(
             name=name,
             plan=plan,
             agents=tuple(agents),
             inputs=tuple(inputs),
             context=context,
-            source_path=os.path.abspath(self.file) if self.file is not None else None,
+            source_path=os.path.abspath(file) if file is not None else None,
             source_text=text,
             locate=locate,
             policy=policy,
@@ -191,23 +193,47 @@ class _Compiler(_Sections):
             prices=prices,
         )
 
-    def _echoes(self, problem: Problem) -> bool:
-        """Whether a plan problem only repeats a structure problem already reported."""
-        if problem.where == "tasks":
-            return self.quiet_tasks
-        if not problem.where.startswith("tasks."):
-            return False
-        tid, _, field = problem.where.removeprefix("tasks.").rpartition(".")
-        if field in self.quiet_everywhere:
-            return True
-        if tid not in self.quiet:
-            return False
-        fields = self.quiet[tid]
-        return fields is None or field in fields
+    def _header(self, data: Mapping[str, JSON]) -> str:
+        """The workflow's name (default: the file's), its top-level keys and description
+        checked."""
+        check = self.check
+        for key in data:
+            if key not in _SECTIONS:
+                check.add((), f"unknown key {key!r}{suggest(str(key), list(_SECTIONS))}", at=(key,))
+        default_name = Path(check.file).stem if check.file else "workflow"
+        name = data.get("name", default_name)
+        if not isinstance(name, str) or not name:
+            check.add(("name",), f"must be a non-empty string, got {kind_of(name)} {name!r}")
+        if not isinstance(data.get("description", ""), str):
+            check.add(("description",), "must be a string")
+        return name if isinstance(name, str) else ""  # not a string: reported, never used
 
-    def _shown(self, problems: list[Problem]) -> list[Problem]:
-        if len(problems) <= _MAX_PROBLEMS:
-            return problems
-        more = len(problems) - _MAX_PROBLEMS
-        summary = Problem(f"… and {more:,} more problems", file=self.file)
-        return [*problems[:_MAX_PROBLEMS], summary]
+    def _plan(
+        self,
+        data: Mapping[str, JSON],
+        capabilities: Capabilities,
+        input_names: set[str] | None,
+        require_tasks: bool,
+    ) -> tuple[Plan, _Locator, list[Problem]]:
+        """The plan, its `Locate` and what `validate_plan` finds wrong with it."""
+        plan = Plan(self.tasks.compile(data.get("tasks")), output=compile_output(self.check, data))
+        locate = self.tasks.locator()
+        problems = validate_plan(plan, agents=capabilities, input_names=input_names, locate=locate)
+        if not require_tasks and not plan.tasks:  # an agents file: its plan comes from a goal
+            problems = [p for p in problems if p.where != "tasks"]
+        return plan, locate, problems
+
+    def _raise_problems(self, plan_problems: list[Problem]) -> None:
+        """Raise every problem of the file at once, by line, if there is any."""
+        problems = self.check.problems + [p for p in plan_problems if not self.echoes(p)]
+        if problems:
+            problems.sort(key=lambda p: (p.line is None, p.line or 0))
+            raise PlanValidationError(_shown(problems, self.check.file))
+
+
+def _shown(problems: list[Problem], file: str | None) -> list[Problem]:
+    if len(problems) <= _MAX_PROBLEMS:
+        return problems
+    more = len(problems) - _MAX_PROBLEMS
+    summary = Problem(f"… and {more:,} more problems", file=file)
+    return [*problems[:_MAX_PROBLEMS], summary]

@@ -1,5 +1,8 @@
-"""The checking half of the workflow-file compiler: problems with their lines, bodies checked
-against the file-format models, ``module:function`` references resolved (see `_references`).
+"""Checking a workflow file: its problems with their lines, bodies checked against the file-format
+models, and ``module:function`` references resolved (see `_references`).
+
+`Checker` collects the problems of one file; every part of the compiler is handed the same one.
+`Resolver` turns references into callables and reports those that cannot be had.
 """
 
 from __future__ import annotations
@@ -7,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pydantic
@@ -19,7 +23,8 @@ from podium.plan._yaml_schema import _Body
 _B = TypeVar("_B", bound=_Body)
 
 
-def _kind(value: JSON) -> str:
+def kind_of(value: JSON) -> str:
+    """The YAML word for the type of `value` (``mapping``, ``string``, …)."""
     kinds = {
         str: "string",
         bool: "boolean",
@@ -36,7 +41,8 @@ _SUGGESTED_FROM = 200  # names at most that a "did you mean" compares a word wit
 _SHOWN = 25  # names listed at most
 
 
-def _suggest(word: str, choices: list[str]) -> str:
+def suggest(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)``, or the names `word` could have been."""
     if len(choices) > _SUGGESTED_FROM:  # difflib over thousands of names, thousands of times
         return f" (none of the {len(choices):,} known)"
     close = difflib.get_close_matches(word, choices, n=1)
@@ -47,13 +53,17 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (expected one of: {shown}{more})"
 
 
-class _Checker:
-    """Collects the problems of one file; the base of `_Compiler`."""
+class Checker:
+    """Collects the problems of one file, each with its line.
 
-    def __init__(self, file: str | None, lines: Mapping[Loc, int], references: References) -> None:
+    Args:
+        file: the file's path (shown in messages), if it has one.
+        lines: the line of every key and list item.
+    """
+
+    def __init__(self, file: str | None, lines: Mapping[Loc, int]) -> None:
         self.file = file
         self.lines = lines
-        self.references = references
         self.problems: list[Problem] = []
 
     def add(self, loc: Loc, message: str, *, at: Loc | None = None) -> None:
@@ -66,14 +76,16 @@ class _Checker:
         if raw is None:
             return []
         if not isinstance(raw, dict):
-            self.add(loc, f"must be a mapping of {what}, not a {_kind(raw)}")
+            self.add(loc, f"must be a mapping of {what}, not a {kind_of(raw)}")
             return None
         out = []
         for key, body in raw.items():
             if isinstance(key, str):
                 out.append((key, body))
             else:
-                self.add((*loc, key), f"names must be strings, not {_kind(key)} {key!r} (quote it)")
+                self.add(
+                    (*loc, key), f"names must be strings, not {kind_of(key)} {key!r} (quote it)"
+                )
         return out
 
     def model(self, cls: type[_B], body: JSON, loc: Loc) -> _B | None:
@@ -88,7 +100,7 @@ class _Checker:
         if body is None:
             body = {}
         if not isinstance(body, dict):
-            self.add(loc, f"must be a mapping, not a {_kind(body)}")
+            self.add(loc, f"must be a mapping, not a {kind_of(body)}")
             return None, set()
         try:
             return cls.model_validate(body), set()
@@ -107,7 +119,7 @@ class _Checker:
         kind, value = err["type"], err.get("input")
         if kind == "extra_forbidden":
             key = str(err["loc"][-1])
-            self.add(where[:-1], f"unknown key {key!r}{_suggest(key, fields)}", at=where)
+            self.add(where[:-1], f"unknown key {key!r}{suggest(key, fields)}", at=where)
         elif kind == "missing":
             self.add(where[:-1], f"missing required key {err['loc'][-1]!r}")
         elif kind == "literal_error":
@@ -117,13 +129,21 @@ class _Checker:
             self.add(where, f"{value!r} is not one of {expected}{hint}")
         else:
             message = re.sub(r"^Input should", "should", err["msg"])
-            self.add(where, f"{message}, got {_kind(value)} {value!r}")
+            self.add(where, f"{message}, got {kind_of(value)} {value!r}")
 
-    def resolve(self, spec: str, loc: Loc) -> Callable[..., Any] | None:
+
+@dataclass(frozen=True, slots=True)
+class Resolver:
+    """Resolves the file's ``module:function`` references, reporting those it cannot."""
+
+    check: Checker
+    references: References
+
+    def __call__(self, spec: str, loc: Loc) -> Callable[..., Any] | None:
         """The callable of a ``module:function`` reference (dots after the colon walk
         attributes); ``None`` (reported) when it cannot be had."""
         try:
             return self.references.resolve(spec)
         except ReferenceProblem as exc:
-            self.add(loc, str(exc))
+            self.check.add(loc, str(exc))
             return None

@@ -1,6 +1,6 @@
 """Routing: choosing the agent for each task, and learning from how tasks went."""
 
-from podium.routing._bm25 import BM25Index, BM25Relevance, tokenize
+from podium.agents._relevance import BM25Index, BM25Relevance, tokenize
 from podium.routing._embeddings import EmbeddingRelevance
 from podium.routing._kind import instruction_signature, task_kind
 from podium.routing._learning import COST_TIERS, Estimate, OutcomeBook

@@ -20,8 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from podium.agents import Agent
+from podium.agents._relevance import agent_document, strip_templates
 from podium.exceptions import ConfigError
-from podium.routing._bm25 import _TEMPLATE, agent_document
 
 Encoder = Callable[[list[str]], Sequence[Sequence[float]]]
 """Texts → one vector each."""
@@ -86,7 +86,7 @@ class EmbeddingRelevance:
         self, text: str, agents: Mapping[str, Agent], candidates: Collection[str]
     ) -> dict[str, float]:
         docs = {name: agent_document(agents[name]) for name in candidates}
-        query_text = _TEMPLATE.sub(" ", text).strip()
+        query_text = strip_templates(text).strip()
         wanted = {query_text, *docs.values()}
         missing = sorted(t for t in wanted if t not in self._vectors)
         if missing:

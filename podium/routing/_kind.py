@@ -25,8 +25,8 @@ from __future__ import annotations
 import functools
 from functools import lru_cache
 
+from podium.agents._relevance import tokenize
 from podium.plan import Task
-from podium.routing._bm25 import tokenize
 
 SIGNATURE_WORDS = 4
 

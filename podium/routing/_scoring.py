@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from podium.agents import Agent
+from podium.agents._relevance import BM25Relevance
 from podium.exceptions import ConfigError
 from podium.plan import Task
-from podium.routing._bm25 import BM25Relevance
 from podium.routing._kind import task_kind
 from podium.routing._learning import Estimate, OutcomeBook
 from podium.routing._router import Decision, Relevance

@@ -135,6 +135,11 @@ class TestModel:
         return json.dumps(results) if results else "success (no tool calls)"
 
 
+def model_from_name(_name: str) -> TestModel:
+    """The ``test`` model provider: ``test:ANYTHING`` is a default `TestModel`."""
+    return TestModel()
+
+
 ModelFunction = Callable[[ModelRequest], ModelResponse | str | Awaitable[ModelResponse | str]]
 
 

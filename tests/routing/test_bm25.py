@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from podium.agents._relevance import agent_document, stem
 from podium.routing import BM25Index, BM25Relevance, tokenize
-from podium.routing._bm25 import agent_document, stem
 from podium.tools import Tool
 
 from .helpers import agent, table

@@ -1,4 +1,4 @@
-"""Relevance of agents to a task by BM25 over their descriptions: the default, with no model.
+"""Relevance of agents to a text by BM25 over their descriptions: the default, with no model.
 
 Each agent is a small document — its name, description, capabilities (counted twice: they are
 the most deliberate words about it), instructions and tools — and the task's instruction is the
@@ -6,6 +6,9 @@ query. Words are lower-cased, stop words dropped and suffixes stripped by a few 
 "summarising", "summarise" and "summarize" meet. Scores are normalised per decision: the best
 candidate gets 1 once its raw score reaches `floor` (about one rare shared word), so a task that
 shares nothing with any agent does not make a winner out of noise.
+
+It reads nothing but agents, so it lives here, under both of its users: the router
+(`podium.routing` re-exports it) and the planner, which ranks the team it shows a model by it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from podium.agents import Agent
+from podium.agents._spec import Agent
 
 _WORD = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -92,6 +95,11 @@ def stem(word: str) -> str:
     return word
 
 
+def strip_templates(text: str) -> str:
+    """`text` with its templates (``{{ x }}``) blanked out."""
+    return _TEMPLATE.sub(" ", text)
+
+
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of a text, in order (templates such as ``{{ x }}`` removed)."""
     return list(_tokens(text))
@@ -100,7 +108,7 @@ def tokenize(text: str) -> list[str]:
 @functools.lru_cache(maxsize=4096)
 def _tokens(text: str) -> tuple[str, ...]:
     # cached: a workflow routes the same instruction templates over and over
-    text = _CAMEL.sub(" ", _TEMPLATE.sub(" ", text)).lower()
+    text = _CAMEL.sub(" ", strip_templates(text)).lower()
     return tuple(stem(w) for w in _WORD.findall(text) if w not in STOPWORDS and len(w) > 1)
 
 
@@ -193,4 +201,12 @@ class BM25Relevance:
         return {name: value / top for name, value in raw.items()}
 
 
-__all__ = ["STOPWORDS", "BM25Index", "BM25Relevance", "agent_document", "stem", "tokenize"]
+__all__ = [
+    "STOPWORDS",
+    "BM25Index",
+    "BM25Relevance",
+    "agent_document",
+    "stem",
+    "strip_templates",
+    "tokenize",
+]
