@@ -13,8 +13,15 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -e '.[local]'
 
+# The tests cover every relevance the product offers, so `make test` installs the `embeddings`
+# extra too. It brings torch: pinned to the CPU build (a 190 MB wheel, in the local wheel
+# directory here; about a minute to install), because an unpinned torch resolves to the CUDA
+# build and its multi-GB NVIDIA libraries. Elsewhere, point pip at PyTorch's CPU wheel index, or
+# pass TORCH=... to choose.
+TORCH ?= torch==2.13.0+cpu
+
 install-dev: $(BIN)/python
-	$(BIN)/pip install -e '.[dev,local]'
+	$(BIN)/pip install -e '.[dev,local,embeddings]' '$(TORCH)'
 
 run: install
 	$(BIN)/podium run examples/research_report.yaml

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -37,7 +38,16 @@ from podium.models._base import (
 )
 from podium.models._prices import PriceTable, cost_usd
 from podium.models._registry import resolve_model
-from podium.reliability._output import check_answer, clip_text, repair_prompt
+from podium.reliability._output import (
+    CONTINUE_PROMPT,
+    CONTINUE_ROUNDS,
+    check_answer,
+    clip_text,
+    cut_off_note,
+    join_continued,
+    repair_prompt,
+    truncated,
+)
 from podium.tools._effects import Admission, KeyedGate, ToolGate
 from podium.tools._tool import Tool, ToolContext, result_text, to_json_value
 from podium.verify import validate_output
@@ -47,6 +57,8 @@ Emit = Callable[..., Awaitable[None]]
 """Journals an in-task event: ``await emit(EventClass, **fields)`` (run id, seq, time added)."""
 
 REPAIR_ROUNDS = 1
+
+log = logging.getLogger(__name__)
 
 
 class AgentOutcome:
@@ -301,25 +313,62 @@ class ModelAgentLoop:
                 messages.append(await self._run_tool(tc))
         return None if handoff is None else await self._hand_off(handoff, messages)
 
+    def _outcome(self, output: JSON) -> AgentOutcome:
+        return AgentOutcome(output, self.usage, agent=self.agent.name)
+
+    async def _continue(self, pieces: list[str], messages: list[Message], rounds: int) -> bool:
+        """Ask for the rest of a free-text answer cut off at the token limit, if rounds are left.
+
+        The cut is journaled as `OutputRejected` with ``repair=True`` (the model is asked again in
+        the same attempt) and the raw text; the pieces are joined when the answer is complete.
+        """
+        if len(pieces) > CONTINUE_ROUNDS or rounds >= self.agent.max_rounds:
+            return False
+        await self._rejected(truncated(pieces[-1]), repair=True)
+        messages.append(AssistantMessage(content=pieces[-1]))
+        messages.append(UserMessage(content=CONTINUE_PROMPT))
+        return True
+
+    def _cut_off(self, pieces: list[str]) -> AgentOutcome:
+        """The text written so far, with a note: better a long answer cut short than none."""
+        log.warning(
+            "task %r: agent %r's answer is still cut off at the output token limit after %d "
+            "continuation(s); keeping it as it is, with a note",
+            self.call.task_id,
+            self.agent.name,
+            len(pieces) - 1,
+        )
+        return self._outcome(cut_off_note(join_continued(pieces), len(pieces)))
+
     async def run(self) -> AgentOutcome:
         messages: list[Message] = [
             SystemMessage(content=_system_prompt(self.agent, self.call)),
             UserMessage(content=_user_prompt(self.call)),
         ]
         repairs = REPAIR_ROUNDS
+        pieces: list[str] = []  # a free-text answer cut off at the token limit, so far
         rounds = 0
         while rounds < self.agent.max_rounds:  # each agent gets its own rounds
             rounds += 1
             text, tool_calls, finish = await self._ask(messages)
             if tool_calls:
+                pieces.clear()  # the model went back to work: its next answer starts afresh
                 handed = await self._act(text, tool_calls, messages)
                 if handed is not None:
                     messages, rounds = handed, 0
                 continue
             schema = self.call.output_schema
+            if schema is None and finish == "length":
+                if (text or "").strip():
+                    pieces.append(text or "")
+                    if await self._continue(pieces, messages, rounds):
+                        continue
+                if pieces:
+                    return self._cut_off(pieces)
+            if pieces:
+                text = join_continued([*pieces, text or ""])
             try:
-                output = _final_output(text or "", schema, finish)
-                return AgentOutcome(output, self.usage, agent=self.agent.name)
+                return self._outcome(_final_output(text or "", schema, finish))
             except OutputValidationError as exc:
                 await self._rejected(exc, repair=repairs > 0)
                 if repairs <= 0:

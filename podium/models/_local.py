@@ -152,6 +152,10 @@ class LocalModel:
 
 def _complete(loaded: _Loaded, params: dict[str, Any]) -> dict[str, Any]:
     with loaded.lock:
+        # Evaluate the whole prompt every time: reusing the cached prefix of the previous request
+        # evaluates it in other batches, whose rounding can tip a greedy choice, so the same
+        # request would not always get the same answer.
+        loaded.llama.reset()
         try:
             result: dict[str, Any] = loaded.llama.create_chat_completion(**params)  # type: ignore[assignment]
         except ValueError as exc:

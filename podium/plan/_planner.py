@@ -30,8 +30,11 @@ from podium.models._base import (
 from podium.models._registry import resolve_model
 from podium.plan._match import best_agent, rank_agents, simple_question
 from podium.plan._proposal import (
+    PLACEHOLDER_AGENT,
     capabilities_of,
     describe_team,
+    example_reply,
+    goal_steps,
     id_prefix,
     literal,
     only_new,
@@ -51,17 +54,17 @@ Emit = Callable[..., Awaitable[None]]
 
 DEFAULT_MODEL = "local:smollm2"
 
+# The example replies are made from the goal (or the failed task) by code, never fixed text: a
+# small model copies the example's instructions into its plan (see `example_reply`).
 _PLAN_PROMPT = """\
 You are the planner of a team of agents. Split the user's goal into a few tasks, in order, each \
 done by one agent. A task gets the results of the earlier tasks listed in its "needs".
 Agents:
 {team}
 Use as few tasks as the goal needs; never repeat a task.
-Example: for "Find facts about bees and write a short article", reply
-{{"tasks": [{{"id": "{a}", "instruction": "Find facts about bees", "agent": "AGENT", \
-"needs": []}}, {{"id": "{b}", "instruction": "Write a short article about bees", \
-"agent": "AGENT", "needs": ["{a}"]}}]}}
-where each AGENT is the name of the agent that fits the task best.\
+For this goal, a reply could be
+{example}
+where each {agent} is the name of the agent that fits the task best.\
 """
 _ANSWER_PROMPT = """
 If the goal is a simple question you can answer yourself in one sentence, reply \
@@ -71,8 +74,9 @@ You are the planner of a team of agents. A task failed; plan new tasks that get 
 another way. The last new task's result replaces the failed task's.
 Agents:
 {team}
-Reply with JSON: {{"tasks": [{{"id": "{first}", "instruction": "...", "agent": "...", \
-"needs": []}}]}}\
+A reply could be
+{example}
+where each {agent} is the name of the agent that fits the task best.\
 """
 
 
@@ -149,7 +153,10 @@ class Planner:
         answers = self.answers and simple_question(goal)
         # small models tend to take agents in the order shown: the likeliest first
         agents = rank_agents(goal, agents)
-        system = _PLAN_PROMPT.format(team=describe_team(agents), a=ids[0], b=f"{prefix}2")
+        example = example_reply(goal_steps(goal, limit=len(ids)), ids)
+        system = _PLAN_PROMPT.format(
+            team=describe_team(agents), example=example, agent=PLACEHOLDER_AGENT
+        )
         if answers:
             system += _ANSWER_PROMPT
         conversation: list[Message] = [
@@ -237,7 +244,15 @@ class Planner:
             emit: journals the proposals and the fallback.
         """
         ids = [f"{prefix}{i}" for i in range(1, self.max_plan_tasks + 1)]
-        system = _REPLAN_PROMPT.format(team=describe_team(agents), first=ids[0])
+        # the failed task's own instruction, references and all: its needs are finished
+        example = example_reply(
+            [failed.instruction or "(no instruction)"],
+            ids,
+            needs=[n for n in failed.needs if n in done],
+        )
+        system = _REPLAN_PROMPT.format(
+            team=describe_team(agents), example=example, agent=PLACEHOLDER_AGENT
+        )
         report = (
             f"Failed task {failed.id!r}: {failed.instruction or '(no instruction)'}\n"
             f"Error: {error}\n"

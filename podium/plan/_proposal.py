@@ -5,6 +5,11 @@ write a well-formed graph: agents and capabilities are enums of the real ones, t
 by position (``t1``, ``t2``, …), and a task's ``needs`` may only name tasks before it (or tasks
 that already succeeded, when re-planning). An unconstrained model gets the same schema; whatever it
 answers is checked the same way, by `parse_proposal` and `podium.plan.validate_plan`.
+
+The example reply the prompt shows (`example_reply`) is made of the goal's own clauses, never of
+fixed text: small models copy the example's instructions, and a fixed one ("Write a short article
+about bees") reached plans for unrelated goals. Its only fixed parts are placeholders, and a task
+whose instruction is a placeholder is rejected (`parse_proposal`), so it goes back for repair.
 """
 
 from __future__ import annotations
@@ -27,6 +32,14 @@ INSTRUCTION_MAX = 160
 ANSWER_MAX = 300
 NEEDS_MAX = 3
 _PATH = re.compile(r"`\$\.?([^`]*)`")
+_SENTENCE = re.compile(r"(?<=[;.!?])\s+|,?\s+(?:and\s+)?then\s+", re.IGNORECASE)
+_AND = re.compile(r"(,)?\s+and\s+", re.IGNORECASE)
+_LEADING = re.compile(r"^(?:(?:and|then)\s+)+", re.IGNORECASE)
+CLAUSE_MIN_WORDS = 3
+"""Words on each side of a plain "and" that make it join two steps ("compare A and B" is one)."""
+PLACEHOLDER_AGENT = "AGENT"
+"""What the example reply says where the agent's name goes (the schema makes it a real one)."""
+_PLACEHOLDERS = frozenset({PLACEHOLDER_AGENT.lower(), "instruction", "task"})
 
 
 class _TaskProposal(msgspec.Struct, forbid_unknown_fields=True):
@@ -166,10 +179,21 @@ def parse_proposal(text: str, *, answers: bool) -> Proposal:
         )
         for t in proposal.tasks or ()
     )
-    problems = tuple(
-        f"tasks.{t.id}.instruction: the instruction is empty" for t in tasks if not t.instruction
-    )
+    problems = tuple(p for t in tasks for p in _instruction_problems(t))
     return Proposal(data=data, tasks=tasks, problems=problems)
+
+
+def _instruction_problems(task: Task) -> list[str]:
+    where = f"tasks.{task.id}.instruction"
+    if not task.instruction.strip():
+        return [f"{where}: the instruction is empty"]
+    words = re.findall(r"\w+", task.instruction.lower())
+    if not words or " ".join(words) in _PLACEHOLDERS:
+        return [
+            f"{where}: {task.instruction!r} is a placeholder, not an instruction: say what "
+            "the agent is to do for this goal"
+        ]
+    return []
 
 
 def _shape_problem(proposal: _Proposal, *, answers: bool) -> str | None:
@@ -177,11 +201,65 @@ def _shape_problem(proposal: _Proposal, *, answers: bool) -> str | None:
         return 'give either "tasks" or "answer", not both'
     if proposal.answer is not None and not answers:
         return 'answer with "tasks": a direct answer is not allowed here'
-    if proposal.answer is not None and not proposal.answer.strip():
+    if proposal.answer is not None and not re.search(r"\w", proposal.answer):
         return "the answer is empty"
     if proposal.tasks is None and proposal.answer is None:
         return 'the answer has no "tasks"'
     return None
+
+
+def goal_steps(goal: str, *, limit: int) -> list[str]:
+    """The goal's clauses in order, at most `limit` (the rest joins the last): example steps.
+
+    ``"Find facts about reefs and write a report"`` gives ``["Find facts about reefs", "Write a
+    report"]``. Each fits an instruction (`INSTRUCTION_MAX`) and renders to itself (`literal`).
+    """
+    parts = [_LEADING.sub("", p.strip(" ,;")) for p in _clauses(goal.strip())]
+    parts = [p for p in parts if p] or [goal.strip()]
+    if len(parts) > limit:
+        parts = [*parts[: limit - 1], " and ".join(parts[limit - 1 :])]
+    return [literal(_clip(p[:1].upper() + p[1:])) for p in parts]
+
+
+def _clauses(text: str) -> list[str]:
+    """`text` split at sentence ends, at "then", at ", and", and at an "and" between two clauses
+    of `CLAUSE_MIN_WORDS` words or more."""
+    out = []
+    for sentence in _SENTENCE.split(text):
+        start = 0
+        for m in _AND.finditer(sentence):
+            left, right = sentence[start : m.start()], sentence[m.end() :]
+            long = min(len(left.split()), len(right.split())) >= CLAUSE_MIN_WORDS
+            if m.group(1) or long:
+                out.append(left)
+                start = m.end()
+        out.append(sentence[start:])
+    return out
+
+
+def _clip(text: str) -> str:
+    if len(text) <= INSTRUCTION_MAX:
+        return text
+    return text[:INSTRUCTION_MAX].rsplit(" ", 1)[0]
+
+
+def example_reply(steps: Sequence[str], ids: Sequence[str], *, needs: Sequence[str] = ()) -> str:
+    """The JSON reply the prompt shows: one task per step, each needing the one before it.
+
+    Instructions come from `steps` (the goal's, or the failed task's), agents are the
+    `PLACEHOLDER_AGENT`: no instruction in it can belong to another goal. The first task needs
+    `needs` (finished tasks, when re-planning).
+    """
+    tasks = [
+        {
+            "id": tid,
+            "instruction": step,
+            "agent": PLACEHOLDER_AGENT,
+            "needs": [ids[i - 1]] if i else list(needs),
+        }
+        for i, (tid, step) in enumerate(zip(ids, steps, strict=False))
+    ]
+    return json.dumps({"tasks": tasks}, ensure_ascii=False)
 
 
 def id_prefix(names: Collection[str], *, letters: str = "tsnpkqxz") -> str:

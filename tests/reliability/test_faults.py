@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
 from podium import Agent, ConfigError, Plan, Task, TaskCall, tool
+from podium.events import TaskAssigned, TaskFailed, TaskRetrying, TaskSucceeded
 from podium.models import ModelRequest
 from podium.models._errors import ProviderError
 from podium.reliability import Reliability, RetryPolicy
 from podium.testing import FakeClock, Faults, FaultyModel, TestModel, faulty_tool, inject_faults
 
-from .helpers import run_plan
+from .helpers import of, run_plan
 
 pytestmark = pytest.mark.anyio
+
+TRANSIENT = {"ProviderUnavailable", "RateLimited", "ProviderTimeout"}
 
 
 def test_rates_are_validated_and_fates_drawn_at_those_rates() -> None:
@@ -103,23 +107,56 @@ async def test_inject_faults_into_agents() -> None:
 
 
 async def test_thirty_percent_transient_failures_with_a_healthy_backup_all_succeed() -> None:
-    """A small version of bench/faults.py."""
+    """A small version of bench/faults.py, proved by the journals: the faults fire at their rate,
+    each one fails an attempt that is retried on the same agent, and a task whose every attempt
+    failed is taken over by its backup."""
     clock = FakeClock()
-    agents = []
+    agents, faulty = [], []
     for name in ("research", "write"):
-        faulty = FaultyModel(TestModel(output_text="done"), Faults(transient=0.3, seed=11))
+        model = FaultyModel(TestModel(output_text="done"), Faults(transient=0.3, seed=11))
+        faulty.append(model)
         agents.append(
             Agent(
                 name=name,
-                model=faulty,
+                model=model,
                 backups=(f"{name}-backup",),
                 retry=RetryPolicy(attempts=3, backoff_s=0.5),
             )
         )
         agents.append(Agent(name=f"{name}-backup", model=TestModel(output_text="done")))
     plan = Plan([Task(id="r", agent="research"), Task(id="w", agent="write", needs=("r",))])
-    statuses = []
+    journals = []
     for _ in range(50):
-        result, _ = await run_plan(plan, *agents, clock=clock, reliability=Reliability(seed=1))
-        statuses.append(result.status)
-    assert statuses == ["succeeded"] * 50
+        result, journal = await run_plan(
+            plan, *agents, clock=clock, reliability=Reliability(seed=1)
+        )
+        assert result.status == "succeeded"
+        journals.append(journal)
+
+    injected = sum(m.stats.counts.get("transient", 0) for m in faulty)
+    calls = sum(m.stats.calls for m in faulty)
+    assert 0.2 < injected / calls < 0.4
+    events = [e for journal in journals for e in journal]
+    failures = of(events, TaskFailed)
+    assert len(failures) == injected  # every fault failed an attempt, and nothing else did
+    assert {f.error.type for f in failures} <= TRANSIENT
+    assert not any(f.final for f in failures)  # none was given up on
+    assert len(of(events, TaskRetrying)) == injected
+    how: Counter[str] = Counter()
+    for journal in journals:
+        for tid, name in (("r", "research"), ("w", "write")):
+            failed = of(journal, TaskFailed, tid)
+            [done] = of(journal, TaskSucceeded, tid)
+            backups = [a for a in of(journal, TaskAssigned, tid) if a.reason.startswith("backup")]
+            assert all(f.agent == name for f in failed)
+            if len(failed) < 3:  # retried on its own agent until an attempt went through
+                assert (done.agent, done.attempt, backups) == (name, len(failed) + 1, [])
+                how["retried" if failed else "first time"] += 1
+            else:  # its three attempts failed: the backup took over and succeeded
+                assert len(failed) == 3
+                assert [b.agent for b in backups] == [f"{name}-backup"]
+                assert done.agent == f"{name}-backup"
+                how["backup"] += 1
+    assert how["retried"] > 0
+    assert how["backup"] > 0
+    assert sum(how.values()) == 100
