@@ -36,6 +36,7 @@ from podium.models._base import (
     ToolResultMessage,
     UserMessage,
 )
+from podium.models._calls import CallModel, ModelCallInput, call_model
 from podium.models._prices import PriceTable, cost_usd
 from podium.models._registry import resolve_model
 from podium.reliability._output import (
@@ -48,7 +49,8 @@ from podium.reliability._output import (
     repair_prompt,
     truncated,
 )
-from podium.tools._effects import Admission, KeyedGate, ToolGate
+from podium.tools._calls import CallTool, ToolCallInput, call_tool
+from podium.tools._effects import KeyedGate, action_hash
 from podium.tools._tool import Tool, ToolContext, result_text, to_json_value
 from podium.verify import validate_output
 
@@ -146,21 +148,24 @@ class ModelAgentLoop:
         call: TaskCall,
         emit: Emit,
         *,
-        gate: ToolGate | None = None,
         agents: Mapping[str, Agent] | None = None,
         prices: PriceTable | None = None,
-        prepare: Callable[[Agent], Agent] | None = None,
+        call_model: CallModel = call_model,
+        call_tool: CallTool = call_tool,
+        resolve: Callable[[Model | str], Model] = resolve_model,
     ) -> None:
         self.agent = agent
         self.call = call
         self.emit = emit
-        self.gate: ToolGate = gate or KeyedGate(call.run_id, call.task_id)
-        self.model: Model = resolve_model(agent.model)  # type: ignore[arg-type]
+        self.keys = KeyedGate(call.run_id, call.task_id)
+        self.call_model = call_model
+        self.call_tool = call_tool
+        self.resolve = resolve
+        self.model: Model = resolve(agent.model)  # type: ignore[arg-type]
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.usage = Usage()
         self.agents: Mapping[str, Agent] = agents or {}
         self.prices = prices
-        self.prepare = prepare
         self.max_handoffs = agent.max_handoffs
         self.handoffs: list[HandoffStep] = []
         self._targets = handoff_targets(agent, self.agents)
@@ -181,24 +186,34 @@ class ModelAgentLoop:
             ),
             output_schema=dict(self.call.output_schema) if self.call.output_schema else None,
         )
+        c = self.call
         started = time.perf_counter()
-        response = await self.model.request(request)
+        response = await self.call_model(
+            ModelCallInput(
+                model=self.model,
+                request=request,
+                run_id=c.run_id,
+                task_id=c.task_id,
+                agent=c.agent,
+                attempt=c.attempt,
+            )
+        )
         latency = time.perf_counter() - started
         used = response.usage
         self.usage.input_tokens += used.input_tokens
         self.usage.output_tokens += used.output_tokens
-        c = self.call
+        name = response.model or self.model.name  # who answered (a fallback, a recording)
         await self.emit(
             ModelCalled,
             task=c.task_id,
             agent=c.agent,
-            model=self.model.name,
-            provider=self.model.provider,
+            model=name,
+            provider=name.partition(":")[0],
             input_tokens=used.input_tokens,
             output_tokens=used.output_tokens,
             latency_s=latency,
             cost_usd=cost_usd(
-                self.model.name,
+                name,
                 TokenUsage(input_tokens=used.input_tokens, output_tokens=used.output_tokens),
                 self.prices,
             ),
@@ -211,23 +226,30 @@ class ModelAgentLoop:
         started = time.perf_counter()
         result: JSON = None
         error: str | None = None
-        admitted = Admission("")
+        key = action = ""
+        replayed = False
         if tool is None:
             error = f"unknown tool {tc.name!r}; available: {sorted(self.tools) or 'none'}"
         else:
-            admitted = self.gate.admit(tool, tc.arguments)  # may park the attempt for approval
+            action = action_hash(tool.name, tc.arguments)
+            key = self.keys.key(tool, action)
             ctx = ToolContext(
                 run_id=c.run_id,
                 task_id=c.task_id,
                 agent=c.agent,
                 call_id=tc.id,
-                idempotency_key=admitted.key,
+                idempotency_key=key,
             )
-            try:
-                if admitted.replayed:
-                    result = admitted.result
-                else:
-                    result = await tool.call(tc.arguments, ctx)
+            call = ToolCallInput(
+                tool=tool,
+                arguments=tc.arguments,
+                context=ctx,
+                action_hash=action,
+                attempt=c.attempt,
+            )
+            try:  # an interceptor may park the attempt for an approval (a control signal)
+                outcome = await self.call_tool(call)
+                result, replayed = outcome.result, outcome.replayed
             except ToolError as exc:
                 error = str(exc)
         latency = time.perf_counter() - started
@@ -247,9 +269,9 @@ class ModelAgentLoop:
             result=result,
             error=error,
             latency_s=latency,
-            idempotency_key=admitted.key,
-            action_hash=admitted.action_hash,
-            replayed=admitted.replayed,
+            idempotency_key=key,
+            action_hash="" if effect == "read" else action,
+            replayed=replayed,
             result_chars=size,
             result_sha256=digest,
         )
@@ -278,8 +300,6 @@ class ModelAgentLoop:
             path = (*self.agent_path, step.to_agent)
             raise handoff_limit(self.call.task_id, step, path, self.max_handoffs)
         target = self._targets[tc.name]
-        if self.prepare is not None:
-            target = self.prepare(target)
         await self.emit(
             Handoff,
             task=self.call.task_id,
@@ -293,7 +313,7 @@ class ModelAgentLoop:
         self._transcript += summarise(messages[2:], step.from_agent)
         self.agent = target
         self.call = msgspec.structs.replace(self.call, agent=target.name)
-        self.model = resolve_model(target.model)  # type: ignore[arg-type]
+        self.model = self.resolve(target.model)  # type: ignore[arg-type]
         self.tools = {t.name: t for t in target.tools}
         self._targets = handoff_targets(target, self.agents)
         brief = handoff_brief(step, self._transcript)

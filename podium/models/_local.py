@@ -155,7 +155,7 @@ def _complete(loaded: _Loaded, params: dict[str, Any]) -> dict[str, Any]:
         # Evaluate the whole prompt every time: reusing the cached prefix of the previous request
         # evaluates it in other batches, whose rounding can tip a greedy choice, so the same
         # request would not always get the same answer.
-        loaded.llama.reset()
+        loaded.llama.reset()  # type: ignore[no-untyped-call]
         try:
             result: dict[str, Any] = loaded.llama.create_chat_completion(**params)  # type: ignore[assignment]
         except ValueError as exc:

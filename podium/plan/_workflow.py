@@ -88,6 +88,9 @@ class Workflow:
             ``planner`` section of a file; ``None``: the orchestrator's).
         prices: model prices that extend or override the orchestrator's for this workflow's runs
             (the ``prices`` section of a file).
+        interceptors: wrap this workflow's attempts, model calls and tool calls, inside the
+            orchestrator's own interceptors (the ``interceptors`` section of a file: import
+            paths).
     """
 
     name: str
@@ -102,6 +105,7 @@ class Workflow:
     model: str | None = None
     planner: Planner | None = None
     prices: Mapping[str, Price] = field(default_factory=dict)
+    interceptors: Sequence[Any] = ()
 
     def input_names(self) -> list[str] | None:
         return None if self.inputs is None else [i.name for i in self.inputs]

@@ -164,6 +164,10 @@ class ApprovalBook:
         if found is not None and found.status == GRANTED and found.action != "tool":
             found.used = True
 
+    def of_task(self, task: str) -> list[Approval]:
+        """The task's approvals, one per action it asked about (the latest request each)."""
+        return [a for (t, _), a in self._by_key.items() if t == task]
+
     def pending(self) -> list[Approval]:
         """Undecided requests, oldest first."""
         return sorted((a for a in self._latest.values() if a.pending), key=lambda a: a.requested_at)

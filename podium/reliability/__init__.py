@@ -15,30 +15,36 @@ from podium.reliability._breaker import (
 from podium.reliability._budget import Budget, CallEstimate, Spend, check_budget, estimate_call
 from podium.reliability._clock import SYSTEM_CLOCK, Clock, SystemClock, as_clock
 from podium.reliability._guards import Guards, HandoffGuard, RepeatGuard, check_steps, find_cycle
-from podium.reliability._ratelimit import (
-    RateLimit,
+from podium.reliability._interceptors import (
+    BreakerModel,
+    CallTimeout,
+    ProviderBreakers,
     RateLimitedModel,
-    RateLimits,
-    TokenBucket,
-    rate_limits,
+    RateLimiting,
+    TimeoutModel,
 )
+from podium.reliability._ratelimit import RateLimit, RateLimits, TokenBucket, rate_limits
 from podium.reliability._retry import RetryPolicy, retry_note
 from podium.reliability._settings import Reliability
-from podium.reliability._timeouts import TimeoutModel, tool_with_timeout
+from podium.reliability._timeouts import tool_with_timeout
 
 __all__ = [
     "SYSTEM_CLOCK",
     "BreakerAlert",
+    "BreakerModel",
     "BreakerPolicy",
     "Breakers",
     "Budget",
     "CallEstimate",
+    "CallTimeout",
     "CircuitBreaker",
     "Clock",
     "Guards",
     "HandoffGuard",
+    "ProviderBreakers",
     "RateLimit",
     "RateLimitedModel",
+    "RateLimiting",
     "RateLimits",
     "Reliability",
     "RepeatGuard",

@@ -14,9 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from podium.exceptions import CircuitOpen, ConfigError
-from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
-from podium.models._errors import ProviderError
+from podium.exceptions import ConfigError
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
@@ -252,50 +250,12 @@ class Breakers:
         return {f"{s}:{n}": b.current() for (s, n), b in sorted(self._breakers.items())}
 
 
-OnOpened = Callable[[CircuitBreaker], Awaitable[None]]
-
-
-class BreakerModel(ModelWrapper):
-    """A model behind its provider's circuit breaker.
-
-    Calls fail fast with `CircuitOpen` while the breaker is open; every `ProviderError` counts
-    as a failure, every answer as a success, and `on_opened` is awaited when a failure opens it.
-    """
-
-    def __init__(self, model: Model, breaker: CircuitBreaker, on_opened: OnOpened) -> None:
-        super().__init__(model)
-        self.breaker = breaker
-        self.on_opened = on_opened
-
-    async def request(self, request: ModelRequest) -> ModelResponse:
-        breaker = self.breaker
-        if not breaker.allow():
-            raise CircuitOpen(
-                f"the circuit breaker of provider {breaker.name!r} is open",
-                scope=breaker.scope,
-                name=breaker.name,
-                retry_after_s=breaker.retry_after_s(),
-            )
-        try:
-            response = await self.inner.request(request)
-        except ProviderError:
-            if breaker.record(False):
-                await self.on_opened(breaker)
-            raise
-        except BaseException:
-            breaker.release()  # not the provider's fault (or cancelled): no verdict
-            raise
-        breaker.record(True)
-        return response
-
-
 __all__ = [
     "CLOSED",
     "HALF_OPEN",
     "OPEN",
     "AlertCallback",
     "BreakerAlert",
-    "BreakerModel",
     "BreakerPolicy",
     "Breakers",
     "CircuitBreaker",

@@ -21,8 +21,7 @@ import asyncio
 from dataclasses import dataclass
 
 from podium.exceptions import ConfigError
-from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
-from podium.reliability._budget import estimate_call
+from podium.models._base import Model
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 
 
@@ -87,6 +86,11 @@ class RateLimits:
         )
         self._limits[key] = (requests, tokens)
 
+    @property
+    def configured(self) -> bool:
+        """Whether any limit is set."""
+        return bool(self._limits)
+
     def remove(self, key: str) -> None:
         self._limits.pop(key, None)
 
@@ -121,28 +125,6 @@ class RateLimits:
             raise
 
 
-class RateLimitedModel(ModelWrapper):
-    """A model whose calls wait for the rate limits of a `RateLimits` registry."""
-
-    def __init__(self, model: Model, limits: RateLimits, *, output_estimate: int = 256) -> None:
-        super().__init__(model)
-        self.limits = limits
-        self.output_estimate = output_estimate
-
-    async def request(self, request: ModelRequest) -> ModelResponse:
-        buckets = self.limits.buckets(self.inner)
-        if not buckets:
-            return await self.inner.request(request)
-        estimate = estimate_call(request, self.inner.name, self.output_estimate).tokens
-        await self.limits.acquire(buckets, estimate)
-        response = await self.inner.request(request)
-        used = response.usage.input_tokens + response.usage.output_tokens
-        for _, tokens in buckets:
-            if tokens is not None:
-                tokens.give_back(estimate - used)
-        return response
-
-
 _PROCESS_LIMITS = RateLimits()
 
 
@@ -151,4 +133,4 @@ def rate_limits() -> RateLimits:
     return _PROCESS_LIMITS
 
 
-__all__ = ["RateLimit", "RateLimitedModel", "RateLimits", "TokenBucket", "rate_limits"]
+__all__ = ["RateLimit", "RateLimits", "TokenBucket", "rate_limits"]

@@ -12,31 +12,8 @@ from typing import Any
 
 from podium._sync import run_sync
 from podium.exceptions import ConfigError, ToolError
-from podium.models._base import Model, ModelRequest, ModelResponse, ModelWrapper
-from podium.models._errors import ProviderTimeout
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 from podium.tools._tool import Tool
-
-
-class TimeoutModel(ModelWrapper):
-    """A model whose calls fail with a retryable `ProviderTimeout` after `seconds`."""
-
-    def __init__(self, model: Model, seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        if seconds <= 0:
-            raise ConfigError(f"a model call timeout must be positive, not {seconds}")
-        super().__init__(model)
-        self.seconds = seconds
-        self.clock = clock
-
-    async def request(self, request: ModelRequest) -> ModelResponse:
-        try:
-            async with self.clock.timeout(self.seconds):
-                return await self.inner.request(request)
-        except TimeoutError:
-            raise ProviderTimeout(
-                f"{self.inner.name} gave no answer within {self.seconds:g}s",
-                provider=self.inner.provider,
-            ) from None
 
 
 def tool_with_timeout(tool: Tool, seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> Tool:
@@ -61,4 +38,4 @@ def tool_with_timeout(tool: Tool, seconds: float, *, clock: Clock = SYSTEM_CLOCK
     return dataclasses.replace(tool, function=limited)
 
 
-__all__ = ["TimeoutModel", "tool_with_timeout"]
+__all__ = ["tool_with_timeout"]

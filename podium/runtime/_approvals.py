@@ -1,8 +1,9 @@
 """Approvals at run time.
 
 Three places ask for a human: before a task runs (`task_request`: ``approval: required`` or a
-risky task), before a tool call (`ApprovalGate`: an effect the policy names, ``irreversible`` by
-default), and before a result is committed (`result_request`: low confidence, or a review rule).
+risky task), before a tool call (the `ToolApprovals` interceptor: an effect the policy names,
+``irreversible`` by default), and before a result is committed (`result_request`: low
+confidence, or a review rule).
 The scheduler journals the request (`ApprovalRequested`), the task waits, and a run with nothing
 else to do parks (`RunWaiting`): it holds no coroutine and no memory, only its journal.
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
 
 from podium.context import PendingWrite
 from podium.events import ApprovalGranted, ApprovalRejected, ErrorInfo
@@ -29,17 +32,18 @@ from podium.exceptions import (
     LeaseLost,
     RunError,
     RunNotFound,
+    ToolError,
 )
 from podium.plan import Task
 from podium.policy import Approval, ApprovalNeeded, ApprovalRequest, Policy, ResultReview
+from podium.policy._approval import GRANTED
+from podium.runtime._attempt import AttemptInput, AttemptOutcome, render_instruction
+from podium.runtime._interceptors import AttemptScope
 from podium.runtime._state import RunState
 from podium.store import Store
 from podium.store._lease import new_owner
-from podium.tools import Tool
-from podium.tools._effects import Admission, KeyedGate, action_hash, task_hash
-
-if TYPE_CHECKING:
-    from podium.runtime._execute import AttemptResult, TaskRunner
+from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
+from podium.tools._effects import task_hash
 
 log = logging.getLogger(__name__)
 
@@ -49,58 +53,78 @@ SYSTEM = "podium"
 """Who `ApprovalRejected` names when a request expired."""
 
 
-class ApprovalGate(KeyedGate):
-    """The tool gate of one attempt: stable keys, replays, and approvals of risky calls.
+class ToolApprovals:
+    """Approvals and replays of side effects, as a tool-call interceptor.
 
-    A side-effecting call that already completed in an earlier attempt of the task (same
-    idempotency key in the journal) is not made again: its recorded result is returned. A call
-    whose effect the policy names goes through only once that exact call (tool and arguments)
-    was approved; otherwise the attempt ends with `ApprovalNeeded`.
+    A side-effecting call that already took effect in an earlier attempt of the task (its
+    idempotency key is in the journal) is not made again: its recorded result is returned. A
+    call whose effect the policy names goes through only once that exact call (tool and
+    arguments) was approved, and only once per approval: the same call again gets the first
+    one's result; otherwise the attempt ends with `ApprovalNeeded`.
     """
 
-    __slots__ = ("policy", "state")
+    def for_attempt(self, scope: AttemptScope) -> _AttemptApprovals | None:
+        input = scope.input
+        if not input.effects and not input.limits.approve_effects and not input.approvals:
+            return None
+        return _AttemptApprovals(input)
 
-    def __init__(self, state: RunState, policy: Policy, task_id: str) -> None:
-        super().__init__(state.run_id, task_id)
-        self.state = state
-        self.policy = policy
+    async def call(self, input: ToolCallInput, next: CallTool) -> ToolCallResult:
+        return await next(input)  # no attempt: nothing to check
 
-    def admit(self, tool: Tool, arguments: Mapping[str, JSON]) -> Admission:
-        digest = action_hash(tool.name, arguments)
-        key = self.key(tool, digest)
-        effect_hash = "" if tool.effect == "read" else digest
-        if effect_hash and key in self.state.effects:
-            return Admission(
-                key, replayed=True, result=self.state.effects[key], action_hash=effect_hash
-            )
-        reason = self.policy.tool_reason(tool)
-        if reason is None:
-            return Admission(key, action_hash=effect_hash)
-        approvals = self.state.approvals
-        used = approvals.used_call(self.task_id, digest)
-        if used is not None and used.outcome_ok:
+
+class _AttemptApprovals:
+    """One attempt's view of its task's approvals and recorded effects."""
+
+    __slots__ = ("approvals", "effects", "task", "wanted")
+
+    def __init__(self, input: AttemptInput) -> None:
+        self.task = input.task.id
+        self.effects = input.effects
+        self.wanted = frozenset(input.limits.approve_effects)
+        self.approvals: dict[str, Approval] = {
+            a.action_hash: msgspec.structs.replace(a) for a in input.approvals
+        }
+
+    async def call(self, input: ToolCallInput, next: CallTool) -> ToolCallResult:
+        tool = input.tool
+        key = input.context.idempotency_key
+        if tool.effect != "read" and key in self.effects:
+            return ToolCallResult(self.effects[key], replayed=True)
+        if tool.effect not in self.wanted:
+            return await next(input)
+        digest = input.action_hash
+        approval = self.approvals.get(digest)
+        if approval is not None and approval.used and approval.outcome_ok:
             # one approval, one execution: the same call again gets what the first one got
-            return Admission(key, replayed=True, result=used.outcome, action_hash=effect_hash)
-        if not approvals.granted(self.task_id, digest):
+            return ToolCallResult(approval.outcome, replayed=True)
+        if approval is None or approval.status != GRANTED or approval.used:
             raise ApprovalNeeded(
                 ApprovalRequest(
                     action="tool",
                     action_hash=digest,
-                    reason=reason,
+                    reason=f"tool {tool.name!r} is {tool.effect}",
                     tool=tool.name,
-                    arguments=dict(arguments),
+                    arguments=dict(input.arguments),
                 )
             )
-        return Admission(key, action_hash=effect_hash)
+        approval.used = True
+        try:
+            result = await next(input)
+        except ToolError:
+            approval.outcome_ok = False  # a failed call used its approval up all the same
+            raise
+        approval.outcome, approval.outcome_ok = result.result, True
+        return result
 
 
-def task_request(task: Task, state: RunState, runner: TaskRunner) -> ApprovalRequest | None:
+def task_request(task: Task, state: RunState, policy: Policy) -> ApprovalRequest | None:
     """The approval `task` needs before it starts; ``None`` if it needs none or has it."""
-    reason = runner.policy.task_reason(task)
+    reason = policy.task_reason(task)
     if reason is None:
         return None
     try:
-        text = runner.instruction(task, state)
+        text = render_instruction(task, state)
     except RunError:
         return None  # the attempt fails on the same problem, with a clear error
     digest = task_hash(task.id, text)
@@ -110,19 +134,19 @@ def task_request(task: Task, state: RunState, runner: TaskRunner) -> ApprovalReq
 
 
 def attempt_request(
-    result: AttemptResult, state: RunState, policy: Policy
+    input: AttemptInput, outcome: AttemptOutcome, state: RunState, policy: Policy
 ) -> ApprovalRequest | None:
     """What an attempt waits for: the action it stopped at, or its result when the policy
     wants a person to see it before it is committed; ``None`` for neither."""
-    if result.approval is not None:
-        return result.approval
-    if result.error is not None or not policy.reviews_results:
+    if outcome.approval is not None:
+        return outcome.approval
+    if outcome.error is not None or not policy.reviews_results:
         return None
     review = ResultReview(
-        task=result.attempt.task,
-        agent=result.attempt.agent,
-        output=result.output,
-        writes=result.writes,
+        task=input.task,
+        agent=outcome.final_agent or input.agent,
+        output=outcome.output,
+        writes=outcome.writes,
     )
     return result_request(review, state, policy)
 
@@ -166,13 +190,6 @@ def denial(approval: Approval) -> ErrorInfo:
     return ErrorInfo(
         type="approval_rejected", message=f"{approval.by} rejected {what}{said} ({approval.reason})"
     )
-
-
-def waiting_message(state: RunState) -> str:
-    """What a parked run waits for, in a sentence."""
-    pending = state.approvals.pending()
-    parts = [f"{a.describe()} ({a.reason})" for a in pending]
-    return "waiting for approval: " + "; ".join(parts) if parts else "waiting for approval"
 
 
 # -- decisions ------------------------------------------------------------------------------
@@ -317,7 +334,7 @@ def _iso(ts: float | None) -> str:
 
 
 __all__ = [
-    "ApprovalGate",
+    "ToolApprovals",
     "approved_result",
     "attempt_request",
     "denial",
@@ -326,5 +343,4 @@ __all__ = [
     "record_decision",
     "result_request",
     "task_request",
-    "waiting_message",
 ]

@@ -1,4 +1,5 @@
-"""The digest a run is bound to: what its workflow says, hashed.
+"""The digest a run is bound to: what its workflow says, hashed; and the check of a workflow
+against the run it is offered to.
 
 A run is submitted with one plan, one team and one policy; `RunSubmitted.digest` records their
 SHA-256. Resuming the run (or submitting again under its id) with a workflow whose digest differs
@@ -20,7 +21,9 @@ from typing import Any
 import msgspec
 
 from podium.agents import Agent
-from podium.plan import Planner, Workflow
+from podium.exceptions import ConfigError
+from podium.plan import Plan, Planner, Workflow, load_workflow_text
+from podium.runtime._state import RunState
 from podium.tools import Tool
 from podium.tools._effects import canonical_json
 
@@ -91,4 +94,84 @@ def workflow_digest(workflow: Workflow, agents: Mapping[str, Agent]) -> str:
     return hashlib.sha256(canonical_json(definition)).hexdigest()
 
 
-__all__ = ["workflow_digest"]
+class Binding:
+    """Digests of workflows, and the check that a run is offered the workflow it is bound to.
+
+    The digest of the last definition seen is remembered: runs of one workflow (or plan)
+    submitted again and again hash it once.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[object, ...], str] | None = None
+
+    def digest(self, workflow: Workflow, agents: Mapping[str, Agent]) -> str:
+        context = workflow.context
+        parts = (
+            workflow.plan,
+            workflow.policy,
+            workflow.planner,
+            workflow.inputs,
+            context if context.merge or context.default.mode != "error" else None,
+            *agents.values(),
+        )
+        cached = self._last
+        if (
+            cached is not None
+            and len(cached[0]) == len(parts)
+            and all(a is b for a, b in zip(cached[0], parts, strict=True))
+        ):
+            return cached[1]
+        digest = workflow_digest(workflow, agents)
+        self._last = (parts, digest)
+        return digest
+
+    def check(
+        self, state: RunState, workflow: Workflow, agents: Mapping[str, Agent], *, upgrade: bool
+    ) -> dict[str, JSON] | None:
+        """Refuse a workflow the run is not bound to; with `upgrade`, the fields of the
+        `RunUpgraded` that rebinds the run to it; ``None`` when it is the run's own.
+
+        Raises:
+            ConfigError: another workflow, and no upgrade (or a finished run).
+        """
+        digest = self.digest(workflow, agents)
+        if not state.digest or digest == state.digest:
+            return None  # a journal older than digests binds to nothing
+        run_id = state.run_id
+        if upgrade and not state.finished:
+            return {"digest": digest, "previous": state.digest, "workflow": workflow.source()}
+        recorded = state.workflow.get("path") or state.workflow.get("name") or "?"
+        if state.finished:
+            raise ConfigError(
+                f"run {run_id!r} was submitted with another workflow ({recorded}) and has"
+                f" {state.status}: choose another run id for this one"
+            )
+        raise ConfigError(
+            f"run {run_id!r} was submitted with another workflow ({recorded}, digest"
+            f" {state.digest[:12]}), not this one (digest {digest[:12]}): resume it with its own"
+            " workflow, use another run id, or upgrade the run on purpose (`upgrade=True`,"
+            " `podium resume RUN --upgrade FILE`), which is recorded in its journal"
+        )
+
+
+def load_recorded(recorded: Mapping[str, JSON]) -> Workflow:
+    """The workflow a run recorded (`RunSubmitted.workflow`, or an upgrade's), compiled again.
+
+    Raises:
+        ConfigError: the run was submitted from Python (nothing to compile: pass the workflow).
+    """
+    text = recorded.get("text")
+    team = bool(recorded.get("agents_file"))  # a goal's team: its plan is in the journal
+    if not isinstance(text, str) and team:
+        return Workflow(name=str(recorded.get("name", "goal")), plan=Plan([]))
+    if not isinstance(text, str):
+        raise ConfigError(
+            "this run was submitted from Python, not from a workflow file: pass the same "
+            "workflow to resume it"
+        )
+    workflow = load_workflow_text(text, path=recorded.get("path"), require_tasks=not team)
+    model = recorded.get("model")
+    return workflow.with_model(model) if isinstance(model, str) else workflow
+
+
+__all__ = ["Binding", "load_recorded", "workflow_digest"]

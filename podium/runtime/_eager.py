@@ -73,14 +73,16 @@ class Done:
         self.value = value
 
 
-def start_eagerly(tg: asyncio.TaskGroup, coro: Coroutine[Any, Any, T]) -> Done | asyncio.Task[Any]:
-    """Run `coro` as a task of `tg`, taking its first step now.
+def start_eagerly(
+    tg: asyncio.TaskGroup, coro: Coroutine[Any, Any, T], *, name: str | None = None
+) -> Done | asyncio.Task[Any]:
+    """Run `coro` as a task of `tg` (named `name`), taking its first step now.
 
     Returns `Done` when it finished in that step (its exception, if any, propagates), else its
     task.
     """
     box = _Box(coro)
-    task = tg.create_task(_trampoline(box))
+    task = tg.create_task(_trampoline(box), name=name)
     if _enter_task is None or _leave_task is None:  # pragma: no cover - other Python builds
         box.done = False
         box.first = None

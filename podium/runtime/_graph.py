@@ -1,12 +1,20 @@
-"""Small pieces of the scheduler: the attempt inbox and critical-path priorities."""
+"""The plan as the scheduler reads it: who waits on whom, what is left to settle, what goes first.
+
+`Readiness` keeps counts of the unsettled needs of each task and of the unsettled sub-tasks of
+each mapped task, so "not yet" is answered without rescanning: a join over n branches, or an
+n-item map, settles in O(n), not O(n²). The counts are rebuilt when the plan grows (a map's
+sub-tasks, a re-plan's branch).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Collection
 from typing import Generic, TypeVar
 
-from podium.plan import Plan
+from podium.plan import Plan, Task
+from podium.runtime._state import FAILED, SKIPPED, SUCCEEDED, TERMINAL, RunState
 
 T = TypeVar("T")
 
@@ -65,3 +73,99 @@ def critical_paths(plan: Plan) -> dict[str, int]:
             stack.append((node, True))
             stack.extend((d, False) for d in dependants[node] if d not in memo)
     return memo
+
+
+class Readiness:
+    """Indexes and counts over a run's plan (see the module docstring)."""
+
+    __slots__ = ("children", "dependants", "priority", "state", "unjoined", "waiting")
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild after the plan grew."""
+        plan = self.state.plan
+        assert plan is not None
+        self.waiting: dict[str, int] = {}
+        """Unsettled needs of a task, once counted."""
+        self.unjoined: dict[str, int] = {}
+        """Unsettled sub-tasks of a mapped task, once counted."""
+        self.dependants: dict[str, list[str]] = {tid: [] for tid in plan.tasks}
+        self.children: dict[str, list[str]] = {}
+        for t in plan:
+            for dep in t.needs:
+                self.dependants[dep].append(t.id)
+            if t.parent is not None:
+                self.dependants[t.id].append(t.parent)
+                self.children.setdefault(t.parent, []).append(t.id)
+        for ids in self.children.values():
+            ids.sort(key=lambda c: plan.tasks[c].index or 0)
+        for replaced, new in self.state.revised.items():  # a re-planned task waits on its branch
+            self.dependants[new].append(replaced)
+        self.priority = critical_paths(plan)
+        for t in plan:
+            if t.parent is not None:
+                self.priority[t.id] = self.priority.get(t.parent, 1)
+
+    def ancestors(self, tid: str) -> set[str]:
+        """Every task `tid` transitively needs."""
+        tasks = self.state.tasks
+        seen: set[str] = set()
+        stack = list(tasks[tid].task.needs)
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(tasks[dep].task.needs)
+        return seen
+
+    def needs_settled(self, task: Task, replanning: Collection[str]) -> tuple[bool, str | None]:
+        """(every need has settled, the required need that failed, if one did).
+
+        A failed need that is about to be re-planned (`replanning`) has not settled yet.
+        """
+        if self.waiting.get(task.id, 0) > 0:
+            return False, None
+        unsettled = 0
+        for dep in task.needs:
+            st = self.state.tasks[dep]
+            if st.status == SUCCEEDED:
+                continue
+            if st.status in (FAILED, SKIPPED) and dep not in replanning:
+                if not st.task.optional:
+                    return True, dep
+                continue
+            unsettled += 1  # still to run, or failed and about to be re-planned
+        self.waiting[task.id] = unsettled
+        return unsettled == 0, None
+
+    def settled(self, tid: str, failed_required: bool) -> list[str]:
+        """Task `tid` reached an end: count it off; the tasks to look at again."""
+        parent = self.state.tasks[tid].task.parent
+        if parent in self.unjoined:
+            self.unjoined[parent] -= 1
+        waiting = self.waiting
+        dependants = self.dependants.get(tid, [])
+        for dependant in dependants:
+            if failed_required:
+                waiting.pop(dependant, None)  # look again now: it is to be skipped
+            elif dependant in waiting:
+                waiting[dependant] -= 1
+        return dependants
+
+    def unsettled_children(self, parent: str) -> tuple[int, list[str]]:
+        """(how many sub-tasks of `parent` have not settled, those that settled badly)."""
+        if self.unjoined.get(parent, 0) > 0:
+            return self.unjoined[parent], []
+        children = self.children.get(parent, [])
+        tasks = self.state.tasks
+        unsettled = sum(tasks[c].status not in TERMINAL for c in children)
+        if unsettled:
+            self.unjoined[parent] = unsettled
+            return unsettled, []
+        return 0, [c for c in children if tasks[c].status != SUCCEEDED]
+
+
+__all__ = ["Inbox", "Readiness", "critical_paths"]

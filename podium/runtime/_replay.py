@@ -13,32 +13,28 @@ exchange and the first field that differs (``messages[1].content``, ``arguments`
 fails with that typed error, which is never retried.
 
 Wire it with ``Orchestrator(record=PATH)`` / ``Orchestrator(replay=PATH)`` (or a `Cassette`), or
-``podium run FILE --record PATH`` / ``--replay PATH``. A cassette holds one run. Model-driven
-agents are wrapped (their model and their tools); Python agents run as they are.
+``podium run FILE --record PATH`` / ``--replay PATH``. A cassette holds one run. It is a model- and
+tool-call interceptor, the innermost one, so budgets, breakers, rate limits and timeouts apply to
+a recorded call as to a real one; Python agents run as they are.
 """
 
 from __future__ import annotations
 
 import builtins
-import dataclasses
-from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from podium.agents import Agent
 from podium.exceptions import ConfigError, ModelError, ToolError
 from podium.models import _errors
 from podium.models._allow import ModelRequestsRefused
 from podium.models._base import Model, ModelRequest, ModelResponse
+from podium.models._calls import CallModel, ModelCallInput
 from podium.models._cassette import CassetteDivergence, first_difference, request_hash
 from podium.models._registry import resolve_model
-from podium.runtime._execute import Attempt, AttemptResult, EmitNow, error_info
-from podium.runtime._state import RunState
-from podium.runtime._supervise import ReliableRunner
-from podium.tools._tool import Tool, ToolContext
+from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
 
 JSON = Any
 Mode = Literal["record", "replay"]
@@ -296,28 +292,103 @@ class Cassette:
         with self.path.open("ab") as file:
             file.write(msgspec.json.encode(exchange) + b"\n")
 
-    # -- wrapping -------------------------------------------------------------------------------
+    # -- as an interceptor ----------------------------------------------------------------------
 
-    def bind(self, agent: Agent, task: str) -> Agent:
-        """`agent` with its model and tools recording into, or replaying from, this cassette.
+    def resolve(self, spec: Model | str) -> Model:
+        """The model an agent names, as the loop of a replayed run holds it: replaying, a stand-in
+        that is never called (the recording answers), so no model is resolved or loaded."""
+        if not self.replaying:
+            return resolve_model(spec)
+        return _Recorded(spec if isinstance(spec, str) else spec.name)
 
-        A Python agent is returned as it is.
+    async def request(self, input: ModelCallInput, next: CallModel) -> ModelResponse:
+        """Record the call and its answer, or answer it from the recording."""
+        task = input.task_id
+        seq = self.next_seq(task)
+        if self.replaying:
+            exchange = self.answer(task, seq, input.request)
+            if exchange.error is not None:
+                raise _raise_again(exchange.error)
+            assert exchange.response is not None
+            return msgspec.structs.replace(exchange.response, model=exchange.model)
+        try:
+            response = await next(input)
+        except Exception as exc:  # a cancelled request is no exchange
+            self._write_model(input, seq, error=_recorded_error(exc))
+            raise
+        self._write_model(input, seq, response=response)
+        return response
 
-        Raises:
-            ConfigError: recording, and the agent's model name does not resolve.
-        """
-        if agent.model is None:
-            return agent
-        inner = None if self.replaying else resolve_model(agent.model)
-        wrapped = CassetteModel(self, task, agent.name, agent.model, inner)
-        tools = tuple(CassetteTool.wrapping(t, self, task, agent.name) for t in agent.tools)
-        return dataclasses.replace(agent, model=wrapped, tools=tools)
+    def _write_model(
+        self,
+        input: ModelCallInput,
+        seq: int,
+        *,
+        response: ModelResponse | None = None,
+        error: RecordedError | None = None,
+    ) -> None:
+        self.write(
+            ModelExchange(
+                task=input.task_id,
+                seq=seq,
+                agent=input.agent,
+                model=input.model.name,
+                request_hash=request_hash(input.request),
+                request=input.request,
+                response=response,
+                error=error,
+            )
+        )
 
-    def runner(self, runner: ReliableRunner) -> CassetteRunner:
-        """`runner` as a `CassetteRunner` that binds each model-driven attempt to this cassette."""
-        values = {f.name: getattr(runner, f.name) for f in dataclasses.fields(runner) if f.init}
-        values.pop("cassette", None)
-        return CassetteRunner(**values, cassette=self)
+    async def call(self, input: ToolCallInput, next: CallTool) -> ToolCallResult:
+        """Record the call and its result, or return the recorded result without calling."""
+        task = input.context.task_id
+        seq = self.next_seq(task)
+        arguments = dict(input.arguments)
+        if self.replaying:
+            exchange = self.tool_result(task, seq, input.tool.name, arguments)
+            if exchange.error is not None:
+                raise ToolError(exchange.error)
+            return ToolCallResult(exchange.result)
+        try:
+            result = await next(input)
+        except ToolError as exc:
+            self._write_tool(input, seq, arguments, error=str(exc))
+            raise
+        self._write_tool(input, seq, arguments, result=result.result)
+        return result
+
+    def _write_tool(
+        self,
+        input: ToolCallInput,
+        seq: int,
+        arguments: dict[str, JSON],
+        *,
+        result: JSON = None,
+        error: str | None = None,
+    ) -> None:
+        self.write(
+            ToolExchange(
+                task=input.context.task_id,
+                seq=seq,
+                agent=input.context.agent,
+                tool=input.tool.name,
+                arguments=arguments,
+                result=result,
+                error=error,
+            )
+        )
+
+
+class _Recorded:
+    """A replayed run's stand-in for a model: named as the agent names it, never called."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.provider = name.partition(":")[0]
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        raise ModelError(f"{self.name}: a replayed run calls no model")  # pragma: no cover
 
 
 def as_cassette(value: Cassette | str | Path | None, mode: Mode) -> Cassette | None:
@@ -327,162 +398,8 @@ def as_cassette(value: Cassette | str | Path | None, mode: Mode) -> Cassette | N
     return Cassette(value, mode)
 
 
-class CassetteModel:
-    """An agent's model for one task: records its exchanges, or answers from the cassette.
-
-    Replaying, `name` is the recorded model's (the one the next exchange was recorded with),
-    so events and costs come out as they were recorded.
-    """
-
-    def __init__(
-        self, cassette: Cassette, task: str, agent: str, spec: Model | str, inner: Model | None
-    ) -> None:
-        self.cassette = cassette
-        self.task = task
-        self.agent = agent
-        self.spec = spec
-        self.inner = inner
-        self._name: str | None = None
-
-    @property
-    def name(self) -> str:
-        if self.inner is not None:
-            return self.inner.name
-        if self._name is None:
-            upcoming = self.cassette.peek(self.task)
-            if isinstance(upcoming, ModelExchange):
-                return upcoming.model
-            return self.spec if isinstance(self.spec, str) else self.spec.name
-        return self._name
-
-    @property
-    def provider(self) -> str:
-        return self.inner.provider if self.inner is not None else self.name.partition(":")[0]
-
-    async def request(self, request: ModelRequest) -> ModelResponse:
-        seq = self.cassette.next_seq(self.task)
-        if self.inner is None:
-            exchange = self.cassette.answer(self.task, seq, request)
-            self._name = exchange.model
-            if exchange.error is not None:
-                raise _raise_again(exchange.error)
-            assert exchange.response is not None
-            return exchange.response
-        try:
-            response = await self.inner.request(request)
-        except Exception as exc:  # a cancelled request is no exchange
-            self._write(self.inner, seq, request, error=_recorded_error(exc))
-            raise
-        self._write(self.inner, seq, request, response=response)
-        return response
-
-    def _write(
-        self,
-        inner: Model,
-        seq: int,
-        request: ModelRequest,
-        *,
-        response: ModelResponse | None = None,
-        error: RecordedError | None = None,
-    ) -> None:
-        self.cassette.write(
-            ModelExchange(
-                task=self.task,
-                seq=seq,
-                agent=self.agent,
-                model=inner.name,
-                request_hash=request_hash(request),
-                request=request,
-                response=response,
-                error=error,
-            )
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CassetteTool(Tool):
-    """A tool of one task: records its calls, or returns the recorded results without calling.
-
-    Recording, it calls the tool as `Tool.call` does (so a wrapper that replaces `function`,
-    like a timeout, still applies).
-    """
-
-    cassette: Cassette
-    task: str
-    agent: str
-
-    @classmethod
-    def wrapping(cls, tool: Tool, cassette: Cassette, task: str, agent: str) -> CassetteTool:
-        values = {f.name: getattr(tool, f.name) for f in dataclasses.fields(Tool)}
-        return cls(**values, cassette=cassette, task=task, agent=agent)
-
-    async def call(self, arguments: dict[str, JSON], context: ToolContext) -> JSON:
-        seq = self.cassette.next_seq(self.task)
-        if self.cassette.replaying:
-            exchange = self.cassette.tool_result(self.task, seq, self.name, arguments)
-            if exchange.error is not None:
-                raise ToolError(exchange.error)
-            return exchange.result
-        try:
-            result = await Tool.call(self, arguments, context)
-        except ToolError as exc:
-            self._write(seq, arguments, error=str(exc))
-            raise
-        self._write(seq, arguments, result=result)
-        return result
-
-    def _write(
-        self, seq: int, arguments: dict[str, JSON], *, result: JSON = None, error: str | None = None
-    ) -> None:
-        self.cassette.write(
-            ToolExchange(
-                task=self.task,
-                seq=seq,
-                agent=self.agent,
-                tool=self.name,
-                arguments=arguments,
-                result=result,
-                error=error,
-            )
-        )
-
-
-@dataclass(slots=True, kw_only=True)
-class CassetteRunner(ReliableRunner):
-    """A `ReliableRunner` whose model-driven attempts record into, or replay from, a cassette.
-
-    The binding comes first, so the guard rails (budgets, timeouts, breakers) wrap the
-    recording or replaying model just as they wrap a real one.
-    """
-
-    cassette: Cassette | None = None
-
-    def run(
-        self, attempt: Attempt, state: RunState, emit: EmitNow, *, agent: Agent | None = None
-    ) -> Coroutine[Any, Any, AttemptResult]:
-        spec = agent or self.agents.get(attempt.agent)
-        if self.cassette is not None and spec is not None:
-            try:
-                spec = self.cassette.bind(spec, attempt.task.id)
-            except Exception as exc:  # a model name that does not resolve, and the like
-                return _failed(AttemptResult(attempt, error=error_info(exc)))
-        return ReliableRunner.run(self, attempt, state, emit, agent=spec)
-
-    def handoff_agent(self, agent: Agent, attempt: Attempt) -> Agent:
-        if self.cassette is not None:
-            agent = self.cassette.bind(agent, attempt.task.id)
-        return ReliableRunner.handoff_agent(self, agent, attempt)
-
-
-async def _failed(result: AttemptResult) -> AttemptResult:
-    return result
-
-
 __all__ = [
     "Cassette",
-    "CassetteModel",
-    "CassetteRunner",
-    "CassetteTool",
     "ModelExchange",
     "RecordedError",
     "ReplayedError",

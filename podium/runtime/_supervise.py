@@ -1,46 +1,36 @@
-"""Supervision of task attempts: what a failure leads to, and the guard rails around each attempt.
+"""Supervision of task attempts: what a failure leads to, as attempt interceptors.
 
 `Supervisor` makes the scheduler's decisions about a failed attempt — retry after a delay, hand
 the task to a backup agent, give up on the task, or stop the run — from the task's and agent's
-`RetryPolicy`, their backups and the circuit breakers. It decides; the driver journals.
+`RetryPolicy`, their backups and the circuit breakers. It decides (no I/O, a seeded random
+generator for the jitter); the driver journals.
 
-`ReliableRunner` is the `TaskRunner` an orchestrator runs attempts with. Around each attempt it
-waits out the retry delay the journal recorded, consults the agent's breaker, and wraps the
-agent's model (budget and step checks before each call, a cheaper fallback model, the
-provider's breaker, rate limits, a call timeout), its tools (a call timeout) and the attempt's
-event sink (the repeated-tool-call guard). An attempt that needs none of that — a Python agent
-with no breaker and no delay to wait — runs exactly as a plain `TaskRunner` runs it.
+Three attempt interceptors, on the scheduler's side, put it to work: `RetryDecisions` attaches
+the supervisor's decision to a failed outcome, `AgentBreakers` puts each attempt through its
+agent's circuit breaker (failing fast while it is open, or asking a person under the ``pause``
+policy), and `RetryDelay` waits out a retry's delay, as the journal recorded it, before the
+attempt starts.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import random
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-import msgspec
 
 from podium.agents import Agent
 from podium.events import BreakerOpened, ErrorInfo
-from podium.models._base import Model
-from podium.models._registry import resolve_model
 from podium.plan import Task
 from podium.policy import ApprovalRequest
 from podium.reliability._alerts import send_alert
-from podium.reliability._breaker import BreakerAlert, BreakerModel, Breakers, CircuitBreaker
-from podium.reliability._budget import Budget
-from podium.reliability._clock import SYSTEM_CLOCK, Clock
-from podium.reliability._guards import Guards
-from podium.reliability._ratelimit import RateLimitedModel, RateLimits, rate_limits
+from podium.reliability._breaker import BreakerAlert, Breakers, CircuitBreaker
+from podium.reliability._clock import Clock
 from podium.reliability._retry import RetryPolicy
-from podium.reliability._settings import Reliability
-from podium.reliability._timeouts import TimeoutModel, tool_with_timeout
-from podium.runtime._execute import Attempt, AttemptResult, EmitNow, TaskRunner, error_info
-from podium.runtime._guarded import BudgetGate, GatedModel, GuardedEmit
-from podium.runtime._state import SUCCEEDED, RunState, TaskState
+from podium.runtime._attempt import AttemptOutcome, EventSink
+from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
+from podium.runtime._state import TaskState
 
 JSON = Any
 
@@ -211,239 +201,130 @@ class Supervisor:
         return backup, f"backup for {agent}: {blocked[0]}", choice[2]
 
 
-def describe_missing(state: RunState, missing: list[str]) -> tuple[dict[str, ErrorInfo], str]:
-    """The errors of the tasks a partially succeeded run did without, and a sentence naming them.
+class RetryDecisions:
+    """Attaches the supervisor's decision to every failed outcome (`AttemptOutcome.decision`)."""
 
-    A mapped task that failed brings the errors of its failed items along (as ``id[i]``).
-    """
-    errors: dict[str, ErrorInfo] = {}
-    parts = []
-    for tid in missing:
-        st = state.tasks[tid]
-        error = st.error or ErrorInfo(type=st.status, message=f"the task ended {st.status}")
-        errors[tid] = error
-        parts.append(f"{tid} ({error.type}: {error.message})")
-        for child_id, child in state.tasks.items():
-            if child.task.parent == tid and child.status != SUCCEEDED and child.error is not None:
-                errors[child_id] = child.error
-    return errors, "optional tasks did not succeed: " + "; ".join(parts)
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
+        outcome = await next(call)
+        if outcome.error is not None and outcome.decision is None:
+            st = call.state.tasks[call.input.task.id]
+            outcome.decision = self.supervisor.on_failure(st, call.input.agent, outcome.error)
+        return outcome
 
 
-# -- the runner ---------------------------------------------------------------------------------
+class RetryDelay:
+    """Waits, before an attempt, until the time its retry was delayed to (`TaskState.retry_at`,
+    from the journal: a resumed run waits only what is left)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
+        retry_at = call.input.limits.retry_at
+        if retry_at is not None:
+            await self.clock.sleep(retry_at - self.clock.time())
+        return await next(call)
 
 
-@dataclass(slots=True, kw_only=True)
-class ReliableRunner(TaskRunner):
-    """A `TaskRunner` with the supervisor's breakers and the run's guard rails around attempts.
+class AgentBreakers:
+    """Each attempt through its agent's circuit breaker: while it is open the attempt fails fast
+    (``breaker_open``), or under the ``pause`` policy waits for a person's go-ahead; its outcome
+    is the breaker's verdict, and a breaker that opens is journaled (`BreakerOpened`) and
+    alerted."""
 
-    Args:
-        state: the run it serves.
-        supervisor: decides failures; owns the breakers and backups.
-        clock: what retry delays and timeouts wait on.
-        budget: the run's budget (a task's own comes with the task).
-        guards: the run's loop and stall guards.
-        model_timeout_s, tool_timeout_s: time limits of single calls.
-        rate_limits: the registry of rate limits (default: the process-wide one).
-    """
+    def __init__(self, supervisor: Supervisor, clock: Clock) -> None:
+        assert supervisor.breakers is not None
+        self.supervisor = supervisor
+        self.breakers = supervisor.breakers
+        self.clock = clock
 
-    state: RunState | None = None
-    supervisor: Supervisor = field(default_factory=Supervisor)
-    clock: Clock = SYSTEM_CLOCK
-    budget: Budget | None = None
-    guards: Guards = field(default_factory=Guards)
-    model_timeout_s: float | None = None
-    tool_timeout_s: float | None = None
-    rate_limits: RateLimits | None = None
-    _subtrees: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    _handoffs: dict[int, Callable[[Agent], Agent]] = field(default_factory=dict, repr=False)
-
-    def subtree(self, state: RunState, owner: str) -> list[str]:
-        """`owner` and its map children (fixed once the map is expanded)."""
-        members = self._subtrees.get(owner)
-        if members is None:
-            members = [owner] + [t for t, s in state.tasks.items() if s.task.parent == owner]
-            if owner in state.expanded:
-                self._subtrees[owner] = members
-        return members
-
-    def assign(
-        self, task: Task, has_room: Callable[[str], bool]
-    ) -> tuple[str, str, list[dict[str, JSON]]] | None:
-        """Like `TaskRunner.assign`, but a task that failed stays with its agent (or the backup
-        it was handed to), and an open breaker routes to a backup."""
-        st = self.state.tasks.get(task.id) if self.state is not None else None
-        if st is not None and st.failures and st.agent in self.agents:
-            agent = st.agent
-            assert agent is not None
-            return (agent, "retry", []) if has_room(agent) else None
-        choice = TaskRunner.assign(self, task, has_room)
-        if choice is None or st is None or self.supervisor.breakers is None:
-            return choice
-        rerouted = self.supervisor.reroute(st, choice)
-        if rerouted[0] != choice[0] and not has_room(rerouted[0]):
-            return None
-        return rerouted
-
-    def run(
-        self, attempt: Attempt, state: RunState, emit: EmitNow, *, agent: Agent | None = None
-    ) -> Coroutine[Any, Any, AttemptResult]:
-        spec = agent or self.agents.get(attempt.agent)
-        if (spec is None or spec.function is not None) and self.supervisor.breakers is None:
-            retry_at = state.tasks[attempt.task.id].retry_at
-            if retry_at is None or retry_at <= self.clock.time():
-                # nothing to wait for, nothing to wrap: exactly a plain attempt, no extra frame
-                return TaskRunner.run(self, attempt, state, emit, agent=agent)
-        return self._supervised(attempt, state, emit, spec)
-
-    async def _supervised(
-        self, attempt: Attempt, state: RunState, emit: EmitNow, spec: Agent | None
-    ) -> AttemptResult:
-        st = state.tasks[attempt.task.id]
-        if st.retry_at is not None:
-            await self.clock.sleep(st.retry_at - self.clock.time())
-        request = self._paused(attempt, state)
+    async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
+        request = self._paused(call)
         if request is not None:
-            return AttemptResult(attempt, approval=request)
-        breaker = self.supervisor.agent_breaker(attempt.agent)
+            return AttemptOutcome(approval=request)
+        agent = call.input.agent
+        breaker = self.supervisor.agent_breaker(agent)
         if breaker is not None and not breaker.allow():
-            return AttemptResult(
-                attempt,
+            return AttemptOutcome(
                 error=ErrorInfo(
                     type="breaker_open",
-                    message=f"the circuit breaker of agent {attempt.agent!r} is open",
+                    message=f"the circuit breaker of agent {agent!r} is open",
                     retryable=True,
                     retry_after_s=breaker.retry_after_s(),
-                ),
+                )
             )
         try:
-            if spec is not None and spec.model is not None:
-                try:
-                    spec, emit = self._harden(spec, attempt, state, emit)
-                except Exception as exc:  # an unknown model provider, and the like
-                    return AttemptResult(attempt, error=error_info(exc))
-            result = await TaskRunner.run(self, attempt, state, emit, agent=spec)
+            outcome = await next(call)
         except BaseException:
             if breaker is not None:
                 breaker.release()
             raise
-        finally:
-            self._handoffs.pop(id(attempt), None)
         if breaker is not None:
-            await self._judge(breaker, result, attempt, state, emit)
-        return result
+            error = outcome.error
+            if error is not None and error.type in breaker.policy.ignore:
+                breaker.release()
+            elif breaker.record(error is None):
+                await breaker_opened(breaker, call, self.clock)
+        return outcome
 
-    def _paused(self, attempt: Attempt, state: RunState) -> ApprovalRequest | None:
+    def _paused(self, call: AttemptCall) -> ApprovalRequest | None:
         """With the ``pause`` policy, the approval an attempt on a blocked agent needs first.
 
         Once a person granted it, the breaker goes half-open and this attempt is its probe.
         """
-        breakers = self.supervisor.breakers
-        if breakers is None or breakers.policy.on_open != "pause":
+        if self.breakers.policy.on_open != "pause":
             return None
-        blocked = self.supervisor.blocked(attempt.agent)
+        input = call.input
+        blocked = self.supervisor.blocked(input.agent)
         if blocked is None:
             return None
         why, breaker = blocked
-        task = attempt.task.id
-        if state.approvals.granted(task, _pause_hash(task, breaker, attempt.attempt - 1)):
+        task = input.task.id
+        if call.state.approvals.granted(task, _pause_hash(task, breaker, input.attempt - 1)):
             breaker.probe_now()
             return None
         return ApprovalRequest(
             action="task",
-            action_hash=_pause_hash(task, breaker, attempt.attempt),
-            reason=f"{why}: approve to let task {task!r} try {attempt.agent!r} again",
+            action_hash=_pause_hash(task, breaker, input.attempt),
+            reason=f"{why}: approve to let task {task!r} try {input.agent!r} again",
         )
 
-    async def _judge(
-        self,
-        breaker: CircuitBreaker,
-        result: AttemptResult,
-        attempt: Attempt,
-        state: RunState,
-        emit: EmitNow,
-    ) -> None:
-        error = result.error
-        if error is not None and error.type in breaker.policy.ignore:
-            breaker.release()
-        elif breaker.record(error is None):
-            await self._opened(breaker, attempt, state, emit)
 
-    async def _opened(
-        self, breaker: CircuitBreaker, attempt: Attempt, state: RunState, emit: EmitNow
-    ) -> None:
-        policy = breaker.policy
-        await emit(
-            BreakerOpened,
-            scope=breaker.scope,
-            name=breaker.name,
-            failure_rate=breaker.opened_rate,
-            calls=breaker.opened_calls,
-            cooldown_s=policy.cooldown_s,
-            action=policy.on_open,
-            task=attempt.task.id,
-        )
-        alert = BreakerAlert(
-            run_id=state.run_id,
-            scope=breaker.scope,
-            name=breaker.name,
-            failure_rate=breaker.opened_rate,
-            calls=breaker.opened_calls,
-            cooldown_s=policy.cooldown_s,
-            action=policy.on_open,
-            task=attempt.task.id,
-            ts=self.clock.time(),
-        )
-        await send_alert(policy, alert)
+async def breaker_opened(breaker: CircuitBreaker, call: AttemptCall, clock: Clock) -> None:
+    """Journal that `breaker` opened on an attempt of `call`'s task, and alert."""
+    await opened_on(breaker, call.emit, call.input.run_id, call.input.task.id, clock)
 
-    def _harden(
-        self, spec: Agent, attempt: Attempt, state: RunState, emit: EmitNow
-    ) -> tuple[Agent, EmitNow]:
-        """The agent with its model and tools wrapped for this attempt, and its event sink."""
-        guarded = GuardedEmit(emit, self.guards)
 
-        def wrap(model: Model) -> Model:
-            if self.model_timeout_s is not None:
-                model = TimeoutModel(model, self.model_timeout_s, clock=self.clock)
-            limits = self.rate_limits if self.rate_limits is not None else rate_limits()
-            if limits.buckets(model):
-                model = RateLimitedModel(model, limits, output_estimate=gate.output_estimate)
-            breakers = self.supervisor.breakers
-            if breakers is not None and breakers.enabled("provider"):
-
-                async def opened(breaker: CircuitBreaker) -> None:
-                    await self._opened(breaker, attempt, state, emit)
-
-                model = BreakerModel(model, breakers.get("provider", model.provider), opened)
-            return model
-
-        gate = BudgetGate(
-            state,
-            attempt.task,
-            budget=self.budget,
-            guards=self.guards,
-            clock=self.clock,
-            subtree=lambda owner: self.subtree(state, owner),
-            wrap=wrap,
-        )
-
-        def harden(agent: Agent) -> Agent:
-            assert agent.model is not None
-            tools = agent.tools
-            if self.tool_timeout_s is not None:
-                seconds = self.tool_timeout_s
-                tools = tuple(tool_with_timeout(t, seconds, clock=self.clock) for t in tools)
-            model = GatedModel(wrap(resolve_model(agent.model)), gate)
-            return dataclasses.replace(agent, model=model, tools=tools)
-
-        self._handoffs[id(attempt)] = harden
-        return harden(spec), guarded
-
-    def handoff_agent(self, agent: Agent, attempt: Attempt) -> Agent:
-        """A handoff target, with the same guard rails as the agent it takes over from."""
-        harden = self._handoffs.get(id(attempt))
-        if harden is None or agent.model is None:
-            return agent
-        return harden(agent)
+async def opened_on(
+    breaker: CircuitBreaker, emit: EventSink, run_id: str, task: str, clock: Clock
+) -> None:
+    """Journal that `breaker` opened on an attempt of `task`, and alert (callback, webhook)."""
+    policy = breaker.policy
+    await emit(
+        BreakerOpened,
+        scope=breaker.scope,
+        name=breaker.name,
+        failure_rate=breaker.opened_rate,
+        calls=breaker.opened_calls,
+        cooldown_s=policy.cooldown_s,
+        action=policy.on_open,
+        task=task,
+    )
+    alert = BreakerAlert(
+        run_id=run_id,
+        scope=breaker.scope,
+        name=breaker.name,
+        failure_rate=breaker.opened_rate,
+        calls=breaker.opened_calls,
+        cooldown_s=policy.cooldown_s,
+        action=policy.on_open,
+        task=task,
+        ts=clock.time(),
+    )
+    await send_alert(policy, alert)
 
 
 def _pause_hash(task: str, breaker: CircuitBreaker, attempt: int) -> str:
@@ -452,52 +333,12 @@ def _pause_hash(task: str, breaker: CircuitBreaker, attempt: int) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def recorded_limits(
-    timeout_s: float | None, budget: Budget | None, guards: Guards
-) -> dict[str, JSON]:
-    """The limits `RunSubmitted.limits` records, so a resumed run keeps the same ones."""
-    limits: dict[str, JSON] = {}
-    if timeout_s is not None:
-        limits["timeout_s"] = timeout_s
-    if budget is not None:
-        limits["budget"] = msgspec.to_builtins(budget)
-    if guards != Guards():
-        limits["guards"] = msgspec.to_builtins(guards)
-    return limits
-
-
-def supervise(
-    runner: ReliableRunner,
-    state: RunState,
-    *,
-    reliability: Reliability,
-    breakers: Breakers | None,
-    clock: Clock,
-    rng: random.Random,
-) -> Supervisor:
-    """Set up `runner` for the run `state` with the orchestrator's `reliability` settings and
-    the limits the run was submitted with; the supervisor for the driver."""
-    recorded = state.submitted.limits if state.submitted is not None else {}
-    budget = recorded.get("budget")
-    guards = recorded.get("guards")
-    runner.state = state
-    runner.clock = clock
-    runner.budget = msgspec.convert(budget, Budget) if budget is not None else None
-    runner.guards = msgspec.convert(guards, Guards) if guards is not None else Guards()
-    runner.model_timeout_s = reliability.model_timeout_s
-    runner.tool_timeout_s = reliability.tool_timeout_s
-    runner.rate_limits = reliability.rate_limits
-    runner.supervisor = Supervisor(
-        runner.agents, retry=reliability.retry, breakers=breakers, rng=rng
-    )
-    return runner.supervisor
-
-
 __all__ = [
+    "AgentBreakers",
     "FailureDecision",
-    "ReliableRunner",
+    "RetryDecisions",
+    "RetryDelay",
     "Supervisor",
-    "describe_missing",
-    "recorded_limits",
-    "supervise",
+    "breaker_opened",
+    "opened_on",
 ]

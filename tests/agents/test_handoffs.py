@@ -21,6 +21,7 @@ from podium.models import (
     ToolResultMessage,
     UserMessage,
 )
+from podium.models._calls import ModelCallInput, call_model
 from podium.plan import load_workflow_text
 from podium.testing import FunctionModel, ScriptedModel, TestModel
 
@@ -180,17 +181,17 @@ async def test_the_loop_exposes_the_handoff_sequence() -> None:
         "b": Agent(name="b", model=ScriptedModel([hand_to("c", note="n2")]), handoffs=("c",)),
         "c": Agent(name="c", model=ScriptedModel([json.dumps({"ok": True})])),
     }
-    prepared: list[str] = []
+    intercepted: list[str] = []
 
-    def prepare(agent: Agent) -> Agent:
-        prepared.append(agent.name)
-        return agent
+    async def through(input: ModelCallInput) -> ModelResponse:  # every agent's calls, wrapped
+        intercepted.append(input.agent)
+        return await call_model(input)
 
     call = TaskCall(
         run_id="r", task_id="t", agent="a", instruction="go", inputs={}, run_inputs={},
         task_outputs={}, context=ContextView(Blackboard(), task="t", reads=()),
     )  # fmt: skip
-    loop = ModelAgentLoop(agents["a"], call, emit, agents=agents, prepare=prepare)
+    loop = ModelAgentLoop(agents["a"], call, emit, agents=agents, call_model=through)
     assert loop.agent_path == ("a",)
     outcome = await loop.run()
     assert (outcome.output, outcome.agent) == ('{"ok": true}', "c")
@@ -199,7 +200,7 @@ async def test_the_loop_exposes_the_handoff_sequence() -> None:
         ("a", "b", "r1", ""),
         ("b", "c", "", "n2"),
     ]
-    assert prepared == ["b", "c"]
+    assert intercepted == ["a", "b", "c"]  # the handoff targets' calls go through the chain too
     assert [f["agent"] for k, f in emitted if k is ModelCalled] == ["a", "b", "c"]
 
 

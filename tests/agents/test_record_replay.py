@@ -18,6 +18,7 @@ from podium.exceptions import ModelError
 from podium.models import (
     CassetteDivergence,
     InvalidResponse,
+    Model,
     ModelRequest,
     ModelResponse,
     RateLimited,
@@ -25,8 +26,9 @@ from podium.models import (
     UserMessage,
 )
 from podium.models import ToolResultMessage as Result
+from podium.models._calls import ModelCallInput, call_model
 from podium.runtime import Cassette
-from podium.runtime._replay import CassetteModel, ModelExchange, ReplayedError
+from podium.runtime._replay import ModelExchange, ReplayedError
 from podium.testing import FunctionModel, ScriptedModel
 
 effects: list[str] = []
@@ -307,47 +309,46 @@ async def test_recorded_errors_are_raised_again_as_they_were(
 async def test_an_error_replay_cannot_rebuild_keeps_its_type_and_message(tmp_path: Path) -> None:
     cassette = Cassette.record(tmp_path / "run.jsonl")
     divergence = CassetteDivergence(tmp_path, 0, "f", 1, 2)
-    model = CassetteModel(cassette, "t", "writer", "test", ScriptedModel([divergence]))
+    model = ScriptedModel([divergence])
     with pytest.raises(CassetteDivergence):
-        await model.request(REQUEST)
-    replaying = CassetteModel(Cassette.replay(cassette.path), "t", "writer", "test", None)
+        await cassette.request(_call(model), call_model)
+    replaying = Cassette.replay(cassette.path)
     with pytest.raises(ReplayedError) as caught:
-        await replaying.request(REQUEST)
+        await replaying.request(_call(replaying.resolve("test")), call_model)
     assert (caught.value.type, str(caught.value)) == ("CassetteDivergence", str(divergence))
 
 
 REQUEST = ModelRequest(messages=(UserMessage(content="hi"),))
 
 
+def _call(model: Model, task: str = "t") -> ModelCallInput:
+    return ModelCallInput(model=model, request=REQUEST, task_id=task, agent="w")
+
+
 @pytest.mark.anyio
 async def test_a_replayed_model_is_named_as_recorded(tmp_path: Path) -> None:
     cassette = Cassette.record(tmp_path / "run.jsonl")
     named = ScriptedModel(["hello"], name="original")
-    recording = cassette.bind(Agent(name="w", model=named), "t")
-    assert isinstance(recording.model, CassetteModel)
-    assert (recording.model.name, recording.model.provider) == ("test:original", "test")
-    await recording.model.request(REQUEST)
+    assert cassette.resolve(named) is named  # recording: the model itself
+    await cassette.request(_call(named), call_model)
 
     replay = Cassette.replay(cassette.path)
     [exchange] = replay.exchanges
     assert isinstance(exchange, ModelExchange)
+    assert exchange.model == "test:original"
     assert exchange.response is not None
     assert exchange.response.text == "hello"
-    model = replay.bind(Agent(name="w", model="openai:gpt-5.4"), "t").model
-    assert isinstance(model, CassetteModel)
-    assert model.name == "test:original"  # the next exchange's model, before any request
-    assert (await model.request(REQUEST)).text == "hello"
-    assert (model.name, model.provider) == ("test:original", "test")
-    assert model.name == "test:original"
-    other = replay.bind(Agent(name="w", model="openai:gpt-5.4"), "other-task").model
-    assert other.name == "openai:gpt-5.4"  # nothing recorded: the name it was given
+    stand_in = replay.resolve("openai:gpt-5.4")  # replaying: no model is resolved
+    assert (stand_in.name, stand_in.provider) == ("openai:gpt-5.4", "openai")
+    response = await replay.request(_call(stand_in), call_model)
+    assert response.text == "hello"
+    assert response.model == "test:original"  # the events name the recorded model
 
 
 @pytest.mark.anyio
 async def test_python_agents_run_as_they_are(tmp_path: Path) -> None:
     cassette = Cassette.record(tmp_path / "run.jsonl")
     agent = Agent(name="py", function=lambda call: "hi")
-    assert cassette.bind(agent, "t") is agent
     result, _ = await run(agent, [Task(id="t", agent="py")], replay=cassette.path)
     assert result.output == "hi"
 

@@ -47,7 +47,7 @@ async def test_a_required_approval_parks_the_run_and_approving_resumes_it(
         assert parked.tasks["b"]["status"] == "waiting"
         assert parked.tasks["c"]["status"] == "pending"
         assert dict(worker.calls) == {"a": 1}  # b did not run
-        assert orch._controls == {}  # nothing held while parked
+        assert orch.controls == {}  # nothing held while parked
         info = await orch.store.get_run(parked.run_id)
         assert info is not None
         assert info.status == "waiting"

@@ -237,8 +237,8 @@ async def test_a_hung_sync_agent_times_out_and_does_not_starve_the_others() -> N
     async with Orchestrator(agents=agents, store="memory://", limits=Limits(threads=1)) as orch:
         started = time.monotonic()
         result = await orch.run(plan)
-        assert orch._pool is not None
-        assert orch._pool.abandoned == 1
+        pool = orch.executor.pool  # type: ignore[attr-defined]
+        assert pool.abandoned == 1
     release.set()
     assert time.monotonic() - started < 10
     assert result.status == "partially_succeeded"

@@ -18,6 +18,7 @@ from podium.models import Model, ModelRequest, ModelResponse
 from podium.models._errors import ProviderUnavailable
 from podium.reliability import (
     BreakerAlert,
+    BreakerModel,
     BreakerPolicy,
     Breakers,
     CircuitBreaker,
@@ -25,7 +26,6 @@ from podium.reliability import (
     RetryPolicy,
     post_webhook,
 )
-from podium.reliability._breaker import BreakerModel
 from podium.testing import FakeClock, FunctionModel
 
 from .helpers import of, run_plan

@@ -1,0 +1,99 @@
+"""Which agent runs a task's next attempt, and what a finished task teaches the router.
+
+The router (`podium.routing`) chooses among the agents that fit; the scheduler adds what only
+the run knows: a task that failed stays with its agent (or the backup it was handed to) for its
+retries, and an agent whose circuit breaker is open is passed over for a backup. Once a task is
+final, its outcome (success, checks, cost over its attempts, latency) is collected for the store
+and, for a routed task, given to a learning router at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from podium.agents import Agent
+from podium.plan import Task
+from podium.routing import LearningRouter, Router, task_kind
+from podium.runtime._state import FAILED, SUCCEEDED, RunState
+from podium.runtime._supervise import Supervisor
+from podium.store import Outcome
+
+JSON = Any
+Choice = tuple[str, str, list[dict[str, JSON]]]
+"""(agent, reason, candidates) of an assignment."""
+
+
+class Assigner:
+    """Assigns attempts to agents and collects task outcomes (see the module docstring)."""
+
+    def __init__(
+        self,
+        state: RunState,
+        agents: Mapping[str, Agent],
+        router: Router,
+        supervisor: Supervisor,
+    ) -> None:
+        self.state = state
+        self.agents = agents
+        self.router = router
+        self.supervisor = supervisor
+        self.learner = router if isinstance(router, LearningRouter) else None
+        self.outcomes: list[Outcome] = []
+
+    def assign(self, task: Task, has_room: Callable[[str], bool]) -> Choice | None:
+        """(agent, reason, candidates) for the task's next attempt, or ``None`` when no agent
+        that fits has room now."""
+        st = self.state.tasks.get(task.id)
+        if st is not None and st.failures and st.agent in self.agents:
+            agent = st.agent
+            assert agent is not None
+            return (agent, "retry", []) if has_room(agent) else None
+        decision = self.router.route(task, self.agents, has_room)
+        if decision is None:
+            return None
+        choice = decision.agent, decision.reason, decision.candidates
+        if st is None or self.supervisor.breakers is None:
+            return choice
+        rerouted = self.supervisor.reroute(st, choice)
+        if rerouted[0] != choice[0] and not has_room(rerouted[0]):
+            return None
+        return rerouted
+
+    def observe(self, task: Task, agent: str) -> None:
+        """Collect the task's outcome, and tell a learning router, once it is final.
+
+        The outcome goes to the agent of the final attempt, with the cost of all attempts
+        (``None`` when the agent reports no usage, so "unknown" is not mistaken for "free")
+        and the final attempt's latency.
+        """
+        st = self.state.tasks[task.id]
+        if st.status not in (SUCCEEDED, FAILED):
+            return
+        succeeded = st.status == SUCCEEDED
+        usage = st.usage
+        reported = usage.cost_usd > 0 or usage.input_tokens > 0 or usage.output_tokens > 0
+        checks: bool | None = None
+        if task.output_schema is not None:
+            if succeeded:
+                checks = True
+            elif st.error is not None and st.error.type == "output_invalid":
+                checks = False
+        started, ended = st.started_ts, st.ended_ts
+        outcome = Outcome(
+            kind=task_kind(task),
+            agent=agent,
+            success=succeeded,
+            checks_passed=checks,
+            cost_usd=usage.cost_usd if reported else None,
+            latency_s=max(0.0, ended - started) if started is not None and ended else 0.0,
+            ts=ended or 0.0,
+        )
+        self.outcomes.append(outcome)
+        if self.learner is not None and task.agent is None:
+            # only routed tasks teach the router during a run; fixed-agent outcomes still
+            # reach the store and count from the next run on
+            self.learner.observe(outcome)
+
+
+__all__ = ["Assigner", "Choice"]

@@ -1,0 +1,226 @@
+"""One drive of a run under its lease: plan it if it needs a plan, then schedule it to an end, a
+park or a stop.
+
+A drive puts together what the run needs for this process's turn at it — the journal writer, the
+lease keeper, the interceptors (`_wiring.built_in`), the attempt worker and the executor — and
+hands them to a `RunDriver`. The lease is renewed meanwhile and released at the end, unless the
+last append released it (a run that ended, parked or was interrupted holds none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from podium._chain import chain
+from podium._sync import SYNC_EXECUTOR
+from podium.agents import Agent
+from podium.events import AnyEvent, PlanAccepted, RunUpgraded
+from podium.exceptions import LeaseLost, StoreError
+from podium.models._registry import resolve_model
+from podium.plan import Plan, Planner, Workflow
+from podium.reliability._ratelimit import rate_limits
+from podium.routing import LearningRouter
+from podium.runtime._assign import Assigner
+from podium.runtime._attempt import AttemptOutcome
+from podium.runtime._driver import STOPS, RunDriver
+from podium.runtime._interceptors import AttemptCall
+from podium.runtime._journal import Journal
+from podium.runtime._lease import LeaseKeeper
+from podium.runtime._limits import RunLimits
+from podium.runtime._planning import plan_goal, replanning
+from podium.runtime._result import RunResult
+from podium.runtime._state import RunState
+from podium.runtime._supervise import Supervisor
+from podium.runtime._watchdog import WATCHDOG
+from podium.runtime._wiring import built_in
+from podium.runtime._work import AttemptWorker
+from podium.store._lease import Lease
+
+if TYPE_CHECKING:
+    from podium.runtime._orchestrator import Orchestrator
+
+EventCallback = Callable[[AnyEvent], Any]
+
+
+class Control:
+    """Stops asked of one drive, passed to its driver once it exists (a stop asked while the
+    goal is being planned applies when scheduling starts)."""
+
+    __slots__ = ("driver", "pending")
+
+    def __init__(self) -> None:
+        self.driver: RunDriver | None = None
+        self.pending: list[tuple[str, str, str]] = []
+
+    def stop(self, status: str, reason: str, message: str = "") -> None:
+        assert status in STOPS, status
+        if self.driver is None:
+            self.pending.append((status, reason, message))
+        else:
+            self.driver.stop(status, reason, message)
+
+    def attach(self, driver: RunDriver) -> None:
+        self.driver = driver
+        for stop in self.pending:
+            driver.stop(*stop)
+
+
+class Drive:
+    """One drive of `state` by `orch` (see the module docstring)."""
+
+    def __init__(
+        self,
+        orch: Orchestrator,
+        state: RunState,
+        workflow: Workflow,
+        agents: dict[str, Agent],
+        *,
+        lease: Lease,
+        planner: Planner | None,
+        on_event: EventCallback | None,
+        upgrade: dict[str, Any] | None = None,
+    ) -> None:
+        self.orch = orch
+        self.state = state
+        self.workflow = workflow
+        self.agents = agents
+        self.planner = planner
+        self.on_event = on_event
+        self.upgrade = upgrade
+        self.control = Control()
+        listeners = [] if on_event is None else [on_event]
+        if orch.hub.active:
+            listeners.append(orch.hub.publish)
+        self.journal = Journal(
+            state, orch.store, clock=orch.clock, lease=lease, listeners=listeners
+        )
+        self.keeper = LeaseKeeper(
+            orch.store, lease, lease_s=orch.limits.lease_s, stop=self.control.stop
+        )
+
+    async def run(self) -> RunResult:
+        orch, state = self.orch, self.state
+        run_id = state.run_id
+        orch.controls[run_id] = self.control
+        timeout = state.submitted.limits.get("timeout_s") if state.submitted else None
+        pool = getattr(orch.executor, "pool", None)
+        threads = SYNC_EXECUTOR.set(pool)  # synchronous tools run on the run's threads too
+        orch.watchdog.start()
+        watched = WATCHDOG.set(orch.watchdog)
+        handle = None
+        if timeout is not None:
+            message = f"the run took longer than {timeout}s"
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(timeout, self.control.stop, "failed", "timeout", message)
+        try:
+            orch.watchdog.run_deadline(run_id, timeout)
+            async with self.keeper:
+                if self.upgrade is not None:
+                    await self.journal.emit_now(RunUpgraded, **self.upgrade)
+                await self._drive()
+        except StoreError as exc:
+            if not isinstance(exc, LeaseLost):
+                orch.leases.abandon(self.keeper.lease)
+            raise
+        finally:
+            self.control.driver = None  # no cycle (driver → keeper → control → driver) to collect
+            orch.watchdog.run_ended(run_id)
+            SYNC_EXECUTOR.reset(threads)
+            WATCHDOG.reset(watched)
+            orch.controls.pop(run_id, None)
+            if handle is not None:
+                handle.cancel()
+            if not self.journal.released and self.keeper.lost is None:
+                await orch.leases.release(self.keeper.lease)
+        return RunResult.from_state(state, now=orch.clock())
+
+    async def _drive(self) -> None:
+        orch, state, agents = self.orch, self.state, self.agents
+        if isinstance(orch.router, LearningRouter):
+            await orch.router.prepare(orch.store)  # route by what earlier runs learned
+        if self.on_event is not None and state.submitted is not None and state.plan is None:
+            await _deliver(self.on_event, state.submitted)
+        goal = state.submitted is not None and state.submitted.goal is not None
+        if state.plan is None and goal and self.planner is not None:
+            await plan_goal(self.journal, planner=self.planner, agents=agents)
+            if state.finished:  # answered directly, or no plan
+                return
+        if state.plan is None:
+            await self._accept(self.workflow.plan)
+        driver = self._driver()
+        self.control.attach(driver)
+        await driver.drive()
+        await orch.save_outcomes(driver.assigner.outcomes)
+
+    def _driver(self) -> RunDriver:
+        orch, state, agents, workflow = self.orch, self.state, self.agents, self.workflow
+        supervisor = Supervisor(
+            agents, retry=orch.reliability.retry, breakers=orch.breakers, rng=orch.rng
+        )
+        policy = orch.policy.tightened(workflow.policy)  # tighten the operator's, never loosen
+        prices = orch.prices.with_overrides(workflow.prices) if workflow.prices else orch.prices
+        interceptors = built_in(
+            user=(*orch.interceptors, *workflow.interceptors),
+            supervisor=supervisor,
+            reliability=orch.reliability,
+            rate_limits=orch.reliability.rate_limits or rate_limits(),
+            clock=orch.clock_,
+            hub=orch.hub,
+            cassette=orch.cassette,
+        )
+        cassette = orch.cassette
+        worker = AttemptWorker(
+            agents=agents,
+            interceptors=interceptors,
+            clock=orch.clock_,
+            prices=prices,
+            resolve=cassette.resolve if cassette is not None else resolve_model,
+        )
+        executor = orch.executor
+
+        def execute(call: AttemptCall) -> Awaitable[AttemptOutcome]:
+            return executor.execute(worker, call.input, call.emit)
+
+        goal = state.submitted is not None and state.submitted.goal is not None
+        return RunDriver(
+            state,
+            journal=self.journal,
+            assigner=Assigner(state, agents, orch.router, supervisor),
+            execute=chain(interceptors.attempt, "execute", execute),
+            limits=RunLimits(state, approve_effects=tuple(policy.approve_effects)),
+            policy=policy,
+            context_policy=workflow.context,
+            max_concurrency=orch.limits.max_concurrency,
+            agent_limits={
+                n: a.max_concurrency for n, a in agents.items() if a.max_concurrency is not None
+            },
+            lease=self.keeper,
+            clock=orch.clock,
+            **replanning(self.planner, agents),
+            max_tasks=orch.limits.max_tasks,
+            reuse_answers=goal,
+        )
+
+    async def _accept(self, plan: Plan) -> None:
+        """Journal `PlanAccepted` for a workflow's plan and give the run its own copy."""
+        state = self.state
+        # folded from the built plan, which the event's fold would otherwise decode again
+        self.journal.record(
+            PlanAccepted,
+            lambda: state.accept_plan(Plan(plan.all_tasks(), output=plan.output)),
+            tasks=plan.to_data(),
+            output=plan.output,
+        )
+        await self.journal.flush()
+
+
+async def _deliver(callback: EventCallback, event: AnyEvent) -> None:
+    result = callback(event)
+    if inspect.isawaitable(result):
+        await result
+
+
+__all__ = ["Control", "Drive"]

@@ -1,0 +1,178 @@
+"""Where an attempt runs: an `AttemptInput` in, an `AttemptOutcome` out.
+
+`AttemptWorker` holds what the executing side needs — the agents by name, the model and tool
+interceptors, the threads synchronous agents run on, the clock, the prices — and nothing of the
+run: it rebuilds the task's `TaskCall` (its scoped context from the entries the input carries),
+runs the Python agent or the model-driven loop through the interceptors, checks the output, and
+turns whatever happens into an outcome. Only cancellation and a journal that cannot be written
+(`StoreError`) go through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium._chain import chain
+from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
+from podium.agents._run import AgentOutcome
+from podium.context import Blackboard, ContextView
+from podium.events import ErrorInfo, Handoff
+from podium.exceptions import StoreError
+from podium.models._base import Model
+from podium.models._calls import call_model
+from podium.models._prices import PriceTable
+from podium.models._registry import resolve_model
+from podium.policy import ApprovalNeeded
+from podium.reliability._clock import SYSTEM_CLOCK, Clock
+from podium.reliability._guards import HandoffGuard
+from podium.runtime._attempt import AttemptInput, AttemptOutcome, EventSink
+from podium.runtime._errors import check_recordable, error_info
+from podium.runtime._interceptors import AttemptScope, Interceptors
+from podium.runtime._watchdog import WATCHDOG, LoopBlocked
+from podium.tools._calls import call_tool
+from podium.verify import validate_output
+
+log = logging.getLogger(__name__)
+
+JSON = Any
+
+
+@dataclass(slots=True, kw_only=True)
+class AttemptWorker:
+    """Runs attempts of one drive's agents (see the module docstring).
+
+    Args:
+        agents: the run's agents, by name.
+        interceptors: the model and tool interceptors, outermost first.
+        clock: what task timeouts wait on.
+        prices: what model calls cost.
+        resolve: turns an agent's model name into a model (a replayed run's resolves none).
+    """
+
+    agents: Mapping[str, Agent]
+    interceptors: Interceptors = field(default_factory=Interceptors)
+    clock: Clock = SYSTEM_CLOCK
+    prices: PriceTable | None = None
+    resolve: Callable[[Model | str], Model] = resolve_model
+
+    async def run(self, input: AttemptInput, emit: EventSink, *, pool: Executor) -> AttemptOutcome:
+        """Run one attempt (synchronous agents on `pool`); every failure becomes an outcome
+        with a typed error."""
+        task = input.task
+        board = Blackboard()
+        for entries in input.context.values():
+            for entry in entries:
+                board.add(entry)
+        view = ContextView(board, task=task.id, reads=task.reads)
+        watchdog = WATCHDOG.get()
+        watched = None
+        if watchdog is not None:
+            watched = watchdog.watch(input.run_id, task.timeout_s, task.id, input.agent)
+        try:
+            outcome = await self._attempt(input, emit, view, pool)
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except StoreError:
+            raise  # the journal cannot be written: not this task's failure
+        except ApprovalNeeded as signal:
+            return AttemptOutcome(approval=signal.request)
+        except TimeoutError:
+            message = f"task {task.id!r} took longer than {task.timeout_s}s"
+            return AttemptOutcome(error=ErrorInfo(type="timeout", message=message, retryable=True))
+        except LoopBlocked:
+            message = (
+                f"task {task.id!r} blocked the event loop past its deadline: its agent runs"
+                " blocking code (time.sleep, a synchronous client, a busy loop) inside"
+                " `async def`; make it a plain `def` (it then runs on a worker thread)"
+            )
+            return AttemptOutcome(error=ErrorInfo(type="loop_blocked", message=message))
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the agent's, not ours
+            log.debug("task %s attempt %d failed", task.id, input.attempt, exc_info=True)
+            return AttemptOutcome(error=error_info(exc))
+        finally:
+            if watchdog is not None:
+                watchdog.unwatch(watched)
+        return AttemptOutcome(
+            output=outcome.output, writes=list(view.pending), final_agent=outcome.agent
+        )
+
+    async def _attempt(
+        self, input: AttemptInput, emit: EventSink, view: ContextView, pool: Executor
+    ) -> AgentOutcome:
+        """The agent's work in one attempt, checked: its output matches the task's schema and,
+        like its context writes, can be journaled exactly."""
+        task = input.task
+        call = TaskCall(
+            run_id=input.run_id,
+            task_id=task.id,
+            agent=input.agent,
+            instruction=input.instruction,
+            inputs=input.inputs,
+            run_inputs=input.run_inputs,
+            task_outputs=input.task_outputs,
+            context=view,
+            item=task.item,
+            attempt=input.attempt,
+            output_schema=task.output_schema,
+            explicit_inputs=input.explicit_inputs,
+        )
+        agent = self.agents[input.agent]
+        if agent.function is not None:
+            work = run_function_agent(agent, call, pool)
+        else:
+            work = self._model_loop(agent, call, input, emit).run()
+        if task.timeout_s is None:
+            outcome = await work
+        else:
+            async with self.clock.timeout(task.timeout_s):
+                outcome = await work
+        if task.output_schema is not None:
+            validate_output(outcome.output, task.output_schema)
+        check_recordable(outcome.output, view.pending)
+        return outcome
+
+    def _model_loop(
+        self, agent: Agent, call: TaskCall, input: AttemptInput, emit: EventSink
+    ) -> ModelAgentLoop:
+        """The model-driven loop of one attempt, its calls through the interceptors."""
+        guarded = _HandoffWatch(emit, HandoffGuard(input.limits.guards))
+        scope = AttemptScope(
+            input=input, emit=guarded, agents=self.agents, clock=self.clock, prices=self.prices
+        )
+        models, tools = self.interceptors.for_attempt(scope)
+        return ModelAgentLoop(
+            agent,
+            call,
+            guarded,
+            agents=self.agents,
+            prices=self.prices,
+            call_model=chain(models, "request", call_model),
+            call_tool=chain(tools, "call", call_tool),
+            resolve=self.resolve,
+        )
+
+
+class _HandoffWatch:
+    """The attempt's event sink, raising `LoopDetected` when the agents hand the task round in a
+    cycle (or too often)."""
+
+    __slots__ = ("emit", "guard")
+
+    def __init__(self, emit: EventSink, guard: HandoffGuard) -> None:
+        self.emit = emit
+        self.guard = guard
+
+    async def __call__(self, kind: Any, **fields: Any) -> None:
+        await self.emit(kind, **fields)
+        if kind is Handoff:
+            if not self.guard.agents:
+                self.guard.observe(str(fields.get("from_agent", "")))
+            self.guard.observe(str(fields.get("to_agent", "")))
+
+
+__all__ = ["AttemptWorker"]
