@@ -170,6 +170,7 @@ class Drive:
             clock=orch.clock_,
             hub=orch.hub,
             cassette=orch.cassette,
+            remote=not orch.executor.live_events,
         )
         cassette = orch.cassette
         worker = AttemptWorker(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from podium.exceptions import ConfigError
 from podium.models._base import ModelResponse
 from podium.models._calls import CallModel, ModelCallInput
 from podium.reliability._breaker import Breakers, CircuitBreaker
@@ -42,20 +43,31 @@ def built_in(
     clock: Clock,
     hub: ListenerHub | None,
     cassette: Cassette | None,
+    remote: bool = False,
 ) -> Interceptors:
-    """The interceptors of one drive, outermost first."""
+    """The interceptors of one drive, outermost first.
+
+    With a `remote` executor, model and tool interceptors run in another process: the
+    listeners' notices of calls stay behind (attempts are still announced), and record/replay,
+    which writes a local file, is refused.
+    """
     notices = [Notices(hub)] if hub is not None and hub.wants_notices else []
+    calls_notices = [] if remote else notices
+    if remote and cassette is not None:
+        raise ConfigError(
+            "record and replay need the local executor: the cassette is a file of this process"
+        )
     breakers = supervisor.breakers
     attempt: list[Any] = [*notices, RetryDecisions(supervisor)]
     if breakers is not None and breakers.enabled("agent"):
         attempt.append(AgentBreakers(supervisor, clock))
     attempt.append(RetryDelay(clock))
     budgets = Budgets()  # counts model and tool calls alike: in both chains
-    model: list[Any] = [*notices, budgets]
+    model: list[Any] = [*calls_notices, budgets]
     if breakers is not None and breakers.enabled("provider"):
         model.append(_ProviderBreakers(breakers, clock))
     model.append(_RateLimits(rate_limits))
-    tool: list[Any] = [*notices, budgets, ToolApprovals(), _Repeats()]
+    tool: list[Any] = [*calls_notices, budgets, ToolApprovals(), _Repeats()]
     if reliability.model_timeout_s is not None or reliability.tool_timeout_s is not None:
         timeout = CallTimeout(
             model_s=reliability.model_timeout_s, tool_s=reliability.tool_timeout_s, clock=clock
