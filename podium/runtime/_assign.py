@@ -33,12 +33,14 @@ class Assigner:
         agents: Mapping[str, Agent],
         router: Router,
         supervisor: Supervisor,
+        *,
+        learner: LearningRouter | None = None,
     ) -> None:
         self.state = state
         self.agents = agents
         self.router = router
         self.supervisor = supervisor
-        self.learner = router if isinstance(router, LearningRouter) else None
+        self.learner = learner
         self.outcomes: list[Outcome] = []
 
     def assign(self, task: Task, has_room: Callable[[str], bool]) -> Choice | None:

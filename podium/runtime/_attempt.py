@@ -126,8 +126,11 @@ def render_instruction(task: Task, state: RunState) -> str:
     Raises:
         TaskError: a template cannot be rendered (``template``, not retried).
     """
+    templated = "{{" in task.instruction
+    if not templated and task.parent is None:
+        return task.instruction
     run_inputs = state.submitted.inputs if state.submitted else {}
-    refs = task.referenced_tasks() if "{{" in task.instruction else ()
+    refs = task.referenced_tasks() if templated else ()
     outputs = {tid: state.tasks[tid].output for tid in refs if tid in state.tasks}
     scope = {"inputs": run_inputs, "tasks": outputs, "item": task.item}
     try:
@@ -160,10 +163,19 @@ def attempt_input(
     if st.error is not None and st.failures:
         instruction += retry_note(attempt, st.error)
     run_inputs = state.submitted.inputs if state.submitted else {}
-    needed = {dep: state.tasks[dep].output for dep in task.needs}
+    tasks = state.tasks
+    needed = {dep: tasks[dep].output for dep in task.needs} if task.needs else {}
     board = state.board
-    prefix = f"{state.run_id}/{task.id}/"
-    effects = state.effects
+    context = (
+        {key: board.history(key) for key in task.reads if board.latest(key) is not None}
+        if task.reads
+        else {}
+    )
+    effects: dict[str, JSON] = {}
+    if state.effects:
+        prefix = f"{state.run_id}/{task.id}/"
+        effects = {k: v for k, v in state.effects.items() if k.startswith(prefix)}
+    approvals = state.approvals
     return AttemptInput(
         run_id=state.run_id,
         task=task,
@@ -173,12 +185,12 @@ def attempt_input(
         inputs={**run_inputs, **needed} if needed else dict(run_inputs),
         run_inputs=run_inputs,
         task_outputs=needed,
-        context={key: board.history(key) for key in task.reads if board.latest(key) is not None},
+        context=context,
         explicit_inputs="{{" in task.instruction,
         failures=st.failures,
         previous_error=st.error if st.failures else None,
-        effects={k: v for k, v in effects.items() if k.startswith(prefix)} if effects else {},
-        approvals=tuple(state.approvals.of_task(task.id)),
+        effects=effects,
+        approvals=tuple(approvals.of_task(task.id)) if approvals else (),
         limits=limits,
         trace=trace or {},
     )

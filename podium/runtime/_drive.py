@@ -22,7 +22,6 @@ from podium.exceptions import LeaseLost, StoreError
 from podium.models._registry import resolve_model
 from podium.plan import Plan, Planner, Workflow
 from podium.reliability._ratelimit import rate_limits
-from podium.routing import LearningRouter
 from podium.runtime._assign import Assigner
 from podium.runtime._attempt import AttemptOutcome
 from podium.runtime._driver import STOPS, RunDriver
@@ -139,8 +138,8 @@ class Drive:
 
     async def _drive(self) -> None:
         orch, state, agents = self.orch, self.state, self.agents
-        if isinstance(orch.router, LearningRouter):
-            await orch.router.prepare(orch.store)  # route by what earlier runs learned
+        if orch.learner is not None:
+            await orch.learner.prepare(orch.store)  # route by what earlier runs learned
         if self.on_event is not None and state.submitted is not None and state.plan is None:
             await _deliver(self.on_event, state.submitted)
         goal = state.submitted is not None and state.submitted.goal is not None
@@ -189,7 +188,7 @@ class Drive:
         return RunDriver(
             state,
             journal=self.journal,
-            assigner=Assigner(state, agents, orch.router, supervisor),
+            assigner=Assigner(state, agents, orch.router, supervisor, learner=orch.learner),
             execute=chain(interceptors.attempt, "execute", execute),
             limits=RunLimits(state, approve_effects=tuple(policy.approve_effects)),
             policy=policy,

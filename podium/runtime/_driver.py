@@ -53,7 +53,7 @@ from podium.runtime import _approvals as approvals
 from podium.runtime._assign import Assigner
 from podium.runtime._attempt import AttemptInput, AttemptOutcome, attempt_input
 from podium.runtime._commit import commit_success
-from podium.runtime._eager import Done, start_eagerly
+from podium.runtime._eager import Done, EagerStarter
 from podium.runtime._graph import Inbox, Readiness
 from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
 from podium.runtime._journal import Journal
@@ -154,6 +154,7 @@ class RunDriver:
         self._stopped: list[str] = []
         """Tasks whose attempts a stop cancelled."""
         self._fatal = False
+        self._starter: EagerStarter  # set by `drive`, for its task group
 
     # -- readiness --------------------------------------------------------------------------
 
@@ -278,7 +279,7 @@ class RunDriver:
         lease = self.lease
         return self._stop is not None or self._fatal or (lease is not None and not lease.valid())
 
-    async def _start_ready(self, tg: asyncio.TaskGroup) -> None:
+    async def _start_ready(self) -> None:
         """Start ready tasks, most critical first, while limits allow."""
         deferred: list[tuple[int, int, str]] = []
         while self._ready and len(self._running) < self.max_concurrency and not self._halted():
@@ -295,13 +296,11 @@ class RunDriver:
                 deferred.append(entry)
                 continue
             self._queued.discard(tid)
-            await self._start(tg, task, *choice)
+            await self._start(task, *choice)
         for entry in deferred:
             heapq.heappush(self._ready, entry)
 
-    async def _start(
-        self, tg: asyncio.TaskGroup, task: Task, agent: str, reason: str, candidates: list[Any]
-    ) -> None:
+    async def _start(self, task: Task, agent: str, reason: str, candidates: list[Any]) -> None:
         """Journal the attempt's start, then start it (eagerly: see `_eager.py`)."""
         st = self.state.tasks[task.id]
         if st.agent != agent or st.attempts == 0:
@@ -317,7 +316,7 @@ class RunDriver:
         self._per_agent[agent] = self._per_agent.get(agent, 0) + 1
         call = AttemptCall(input=input, state=self.state, emit=self.journal.emit_now)
         work = cast("Coroutine[Any, Any, AttemptOutcome]", self.execute(call))
-        started = start_eagerly(tg, work, name=f"{task.id}#{input.attempt}")
+        started = self._starter.start(work, name=f"{task.id}#{input.attempt}")
         if isinstance(started, Done):
             self._per_agent[agent] -= 1
             self._record(input, started.value)
@@ -479,7 +478,11 @@ class RunDriver:
         self._resume_in_flight()
         try:
             async with asyncio.TaskGroup() as tg:
-                await self._loop(tg)
+                self._starter = EagerStarter(tg)
+                try:
+                    await self._loop()
+                finally:
+                    self._starter.close()
         except BaseExceptionGroup as group:  # the loop's own error, not the attempts'
             raise first_error(group) from None
         except asyncio.CancelledError:
@@ -504,9 +507,9 @@ class RunDriver:
             if self.state.tasks[tid].status == PENDING:
                 self._consider(tid)
 
-    async def _loop(self, tg: asyncio.TaskGroup) -> None:
+    async def _loop(self) -> None:
         while True:
-            await self._start_ready(tg)
+            await self._start_ready()
             await self.flush()
             if self.replans.wanted:
                 await self._replan()

@@ -21,6 +21,9 @@ JSON = Any
 def check_recordable(output: JSON, writes: Sequence[PendingWrite]) -> None:
     """Refuse an output or context write that the journal could not record exactly as it is
     (a NaN, an unpaired surrogate, …; see `podium.events.unencodable`)."""
+    kind = type(output)
+    if not writes and (kind is int or kind is bool or output is None):
+        return  # nothing that could be wrong (the common case, checked without a walk)
     problem = unencodable(output, "output")
     for w in writes:
         if problem is not None:

@@ -17,8 +17,8 @@ gives (`Orchestrator(interceptors=[...])`, ``interceptors:`` in a workflow file)
 them, so they see every attempt and call whole:
 
 ======== ===================================================================================
-attempt  listeners' "started" notice · retry/backup decision · agent circuit breaker ·
-         retry delay · the executor
+attempt  listeners' "started" notice · retries (a retry's delay before, the retry/backup
+         decision after) · agent circuit breaker · the executor
 model    listeners' notice · budgets and step guards (may switch to the fallback model) ·
          provider circuit breaker · rate limits · call timeout · record/replay · the model
 tool     listeners' notice · approvals and replays of side effects · repeated-call guard ·

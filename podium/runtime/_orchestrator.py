@@ -21,7 +21,7 @@ from podium.plan import Plan, check_plan
 from podium.plan._planner import Planner
 from podium.plan._workflow import Workflow
 from podium.policy import Approval, Policy
-from podium.reliability import Breakers, Budget, Clock, Reliability, as_clock
+from podium.reliability import Breakers, Budget, Clock, Reliability, SystemClock, as_clock
 from podium.routing import LearningRouter, Router, ScoringRouter
 from podium.runtime._approvals import pending_approvals
 from podium.runtime._decisions import cancel_run, decide
@@ -119,10 +119,14 @@ class Orchestrator:
         self.store: Store = open_store(store) if store is None or isinstance(store, str) else store
         self.limits = limits or Limits()
         self.router: Router = router or ScoringRouter()
+        self.learner = self.router if isinstance(self.router, LearningRouter) else None
+        """The router, if it learns from outcomes (checked once: the check is slow)."""
         self.policy = policy or Policy()
         self.clock_ = as_clock(clock)
         """The clock every wait and timeout uses."""
-        self.clock: Callable[[], float] = self.clock_.time
+        self.clock: Callable[[], float] = (
+            time.time if isinstance(self.clock_, SystemClock) else self.clock_.time
+        )
         """The time of events (the clock's)."""
         self.reliability = reliability or Reliability()
         policy_b = self.reliability.breakers
@@ -370,8 +374,8 @@ class Orchestrator:
         """Add a run's task outcomes to the store's statistics, for the runs after it."""
         if not outcomes:
             return
-        if isinstance(self.router, LearningRouter):
-            await self.router.save(self.store, outcomes)
+        if self.learner is not None:
+            await self.learner.save(self.store, outcomes)
         else:
             await self.store.record_outcomes(outcomes)
 

@@ -5,11 +5,10 @@ the task to a backup agent, give up on the task, or stop the run — from the ta
 `RetryPolicy`, their backups and the circuit breakers. It decides (no I/O, a seeded random
 generator for the jitter); the driver journals.
 
-Three attempt interceptors, on the scheduler's side, put it to work: `RetryDecisions` attaches
-the supervisor's decision to a failed outcome, `AgentBreakers` puts each attempt through its
-agent's circuit breaker (failing fast while it is open, or asking a person under the ``pause``
-policy), and `RetryDelay` waits out a retry's delay, as the journal recorded it, before the
-attempt starts.
+Two attempt interceptors, on the scheduler's side, put it to work: `Retries` waits out a
+retry's delay (as the journal recorded it) before the attempt and attaches the supervisor's
+decision to a failed outcome; `AgentBreakers`, inside it, puts each attempt through its agent's
+circuit breaker (failing fast while it is open, or asking a person under the ``pause`` policy).
 """
 
 from __future__ import annotations
@@ -201,32 +200,24 @@ class Supervisor:
         return backup, f"backup for {agent}: {blocked[0]}", choice[2]
 
 
-class RetryDecisions:
-    """Attaches the supervisor's decision to every failed outcome (`AttemptOutcome.decision`)."""
-
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.supervisor = supervisor
-
-    async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
-        outcome = await next(call)
-        if outcome.error is not None and outcome.decision is None:
-            st = call.state.tasks[call.input.task.id]
-            outcome.decision = self.supervisor.on_failure(st, call.input.agent, outcome.error)
-        return outcome
-
-
-class RetryDelay:
+class Retries:
     """Waits, before an attempt, until the time its retry was delayed to (`TaskState.retry_at`,
-    from the journal: a resumed run waits only what is left)."""
+    from the journal: a resumed run waits only what is left), and attaches the supervisor's
+    decision to every failed outcome (`AttemptOutcome.decision`)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, supervisor: Supervisor, clock: Clock) -> None:
+        self.supervisor = supervisor
         self.clock = clock
 
     async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
         retry_at = call.input.limits.retry_at
         if retry_at is not None:
             await self.clock.sleep(retry_at - self.clock.time())
-        return await next(call)
+        outcome = await next(call)
+        if outcome.error is not None and outcome.decision is None:
+            st = call.state.tasks[call.input.task.id]
+            outcome.decision = self.supervisor.on_failure(st, call.input.agent, outcome.error)
+        return outcome
 
 
 class AgentBreakers:
@@ -336,8 +327,7 @@ def _pause_hash(task: str, breaker: CircuitBreaker, attempt: int) -> str:
 __all__ = [
     "AgentBreakers",
     "FailureDecision",
-    "RetryDecisions",
-    "RetryDelay",
+    "Retries",
     "Supervisor",
     "breaker_opened",
     "opened_on",

@@ -26,8 +26,7 @@ from podium.runtime._listeners import ListenerHub, Notices
 from podium.runtime._replay import Cassette
 from podium.runtime._supervise import (
     AgentBreakers,
-    RetryDecisions,
-    RetryDelay,
+    Retries,
     Supervisor,
     opened_on,
 )
@@ -58,10 +57,9 @@ def built_in(
             "record and replay need the local executor: the cassette is a file of this process"
         )
     breakers = supervisor.breakers
-    attempt: list[Any] = [*notices, RetryDecisions(supervisor)]
+    attempt: list[Any] = [*notices, Retries(supervisor, clock)]
     if breakers is not None and breakers.enabled("agent"):
         attempt.append(AgentBreakers(supervisor, clock))
-    attempt.append(RetryDelay(clock))
     budgets = Budgets()  # counts model and tool calls alike: in both chains
     model: list[Any] = [*calls_notices, budgets]
     if breakers is not None and breakers.enabled("provider"):

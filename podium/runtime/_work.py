@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 JSON = Any
 
+_EMPTY_BOARD = Blackboard()
+
 
 @dataclass(slots=True, kw_only=True)
 class AttemptWorker:
@@ -64,10 +66,12 @@ class AttemptWorker:
         """Run one attempt (synchronous agents on `pool`); every failure becomes an outcome
         with a typed error."""
         task = input.task
-        board = Blackboard()
-        for entries in input.context.values():
-            for entry in entries:
-                board.add(entry)
+        board = _EMPTY_BOARD  # a view only reads its board; its writes stay in the view
+        if input.context:
+            board = Blackboard()
+            for entries in input.context.values():
+                for entry in entries:
+                    board.add(entry)
         view = ContextView(board, task=task.id, reads=task.reads)
         watchdog = WATCHDOG.get()
         watched = None
