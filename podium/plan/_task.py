@@ -83,7 +83,7 @@ class Plan:
             or ``None`` for the outputs of the tasks nothing depends on.
     """
 
-    __slots__ = ("_all", "_tasks", "checked", "output")
+    __slots__ = ("_all", "_data", "_tasks", "checked", "output", "wrapped")
 
     def __init__(self, tasks: Iterable[Task], *, output: JSON = None) -> None:
         self._all = list(tasks)
@@ -93,6 +93,8 @@ class Plan:
             self._tasks.setdefault(t.id, t)
         self.output = output
         self.checked: object = None  # what it was last validated against (see Orchestrator)
+        self._data: list[dict[str, JSON]] | None = None
+        self.wrapped: object = None  # the workflow that runs this plan alone (see `goal_of`)
 
     @property
     def tasks(self) -> Mapping[str, Task]:
@@ -114,10 +116,14 @@ class Plan:
             self._tasks[t.id] = t
             self._all.append(t)
         self.checked = None
+        self._data = None
 
     def to_data(self) -> list[dict[str, JSON]]:
-        """The tasks as JSON-compatible dicts (what `PlanAccepted` records)."""
-        return [msgspec.to_builtins(t) for t in self._tasks.values()]
+        """The tasks as JSON-compatible dicts (what `PlanAccepted` records). Built once per
+        plan and shared: do not change it."""
+        if self._data is None:
+            self._data = [msgspec.to_builtins(t) for t in self._tasks.values()]
+        return self._data
 
     @classmethod
     def from_data(cls, data: Iterable[Mapping[str, JSON]], *, output: JSON = None) -> Plan:

@@ -72,6 +72,8 @@ class _CallableClock:
 
 def as_clock(clock: Clock | Callable[[], float]) -> Clock:
     """A `Clock` as given, or one around a bare ``() -> float`` time function."""
+    if clock is time.time:
+        return SYSTEM_CLOCK
     if isinstance(clock, Clock):
         return clock
     return _CallableClock(clock)

@@ -54,7 +54,13 @@ def kind_base(task: Task) -> str:
 
 def task_kind(task: Task) -> str:
     """The kind a task's outcomes are learned under."""
-    return f"{kind_base(task)}/{_signature(task.instruction)}"
+    return _kind(task.capability, task.agent, task.instruction)
+
+
+@lru_cache(maxsize=4096)
+def _kind(capability: str | None, agent: str | None, instruction: str) -> str:
+    base = capability if capability is not None else f"@{agent}" if agent is not None else "*"
+    return f"{base}/{_signature(instruction)}"
 
 
 @lru_cache(maxsize=4096)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from podium._chain import chain
@@ -21,11 +22,12 @@ from podium.events import AnyEvent, PlanAccepted, RunUpgraded
 from podium.exceptions import LeaseLost, StoreError
 from podium.models._registry import resolve_model
 from podium.plan import Plan, Planner, Workflow
+from podium.policy import Policy
 from podium.reliability._ratelimit import rate_limits
 from podium.runtime._assign import Assigner
 from podium.runtime._attempt import AttemptOutcome
 from podium.runtime._driver import STOPS, RunDriver
-from podium.runtime._interceptors import AttemptCall
+from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
 from podium.runtime._journal import Journal
 from podium.runtime._lease import LeaseKeeper
 from podium.runtime._limits import RunLimits
@@ -152,51 +154,22 @@ class Drive:
         driver = self._driver()
         self.control.attach(driver)
         await driver.drive()
-        await orch.save_outcomes(driver.assigner.outcomes)
+        orch.save_outcomes(driver.assigner.outcomes)
 
     def _driver(self) -> RunDriver:
         orch, state, agents, workflow = self.orch, self.state, self.agents, self.workflow
-        supervisor = Supervisor(
-            agents, retry=orch.reliability.retry, breakers=orch.breakers, rng=orch.rng
-        )
-        policy = orch.policy.tightened(workflow.policy)  # tighten the operator's, never loosen
-        prices = orch.prices.with_overrides(workflow.prices) if workflow.prices else orch.prices
-        interceptors = built_in(
-            user=(*orch.interceptors, *workflow.interceptors),
-            supervisor=supervisor,
-            reliability=orch.reliability,
-            rate_limits=orch.reliability.rate_limits or rate_limits(),
-            clock=orch.clock_,
-            hub=orch.hub,
-            cassette=orch.cassette,
-            remote=not orch.executor.live_events,
-        )
-        cassette = orch.cassette
-        worker = AttemptWorker(
-            agents=agents,
-            interceptors=interceptors,
-            clock=orch.clock_,
-            prices=prices,
-            resolve=cassette.resolve if cassette is not None else resolve_model,
-        )
-        executor = orch.executor
-
-        def execute(call: AttemptCall) -> Awaitable[AttemptOutcome]:
-            return executor.execute(worker, call.input, call.emit)
-
+        wired = wiring(orch, workflow, agents)
         goal = state.submitted is not None and state.submitted.goal is not None
         return RunDriver(
             state,
             journal=self.journal,
-            assigner=Assigner(state, agents, orch.router, supervisor, learner=orch.learner),
-            execute=chain(interceptors.attempt, "execute", execute),
-            limits=RunLimits(state, approve_effects=tuple(policy.approve_effects)),
-            policy=policy,
+            assigner=Assigner(state, agents, orch.router, wired.supervisor, learner=orch.learner),
+            execute=wired.execute,
+            limits=RunLimits(state, approve_effects=wired.approve_effects),
+            policy=wired.policy,
             context_policy=workflow.context,
             max_concurrency=orch.limits.max_concurrency,
-            agent_limits={
-                n: a.max_concurrency for n, a in agents.items() if a.max_concurrency is not None
-            },
+            agent_limits=wired.agent_limits,
             lease=self.keeper,
             clock=orch.clock,
             **replanning(self.planner, agents),
@@ -217,10 +190,76 @@ class Drive:
         await self.journal.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What every run of one workflow on one orchestrator is wired with: built for the first
+    and kept for the next (it holds no state of a run)."""
+
+    supervisor: Supervisor
+    policy: Policy
+    execute: ExecuteAttempt
+    """The attempt chain: attempt interceptors, then the executor."""
+    approve_effects: tuple[str, ...]
+    agent_limits: dict[str, int]
+
+
+WIRINGS_KEPT = 64
+
+
+def wiring(orch: Orchestrator, workflow: Workflow, agents: Mapping[str, Agent]) -> Wiring:
+    """The wiring of runs of `workflow` (the one kept for it, while it is among the last
+    `WIRINGS_KEPT` workflows run and listeners still want the same notices)."""
+    key = (id(workflow), orch.hub.wants_notices)
+    kept = orch.wirings.get(key)
+    if kept is not None and kept[0] is workflow:
+        return kept[1]
+    supervisor = Supervisor(
+        agents, retry=orch.reliability.retry, breakers=orch.breakers, rng=orch.rng
+    )
+    policy = orch.policy.tightened(workflow.policy)  # tighten the operator's, never loosen
+    prices = orch.prices.with_overrides(workflow.prices) if workflow.prices else orch.prices
+    interceptors = built_in(
+        user=(*orch.interceptors, *workflow.interceptors),
+        supervisor=supervisor,
+        reliability=orch.reliability,
+        rate_limits=orch.reliability.rate_limits or rate_limits(),
+        clock=orch.clock_,
+        hub=orch.hub,
+        cassette=orch.cassette,
+        remote=not orch.executor.live_events,
+    )
+    cassette = orch.cassette
+    worker = AttemptWorker(
+        agents=agents,
+        interceptors=interceptors,
+        clock=orch.clock_,
+        prices=prices,
+        resolve=cassette.resolve if cassette is not None else resolve_model,
+    )
+    executor = orch.executor
+
+    def execute(call: AttemptCall) -> Awaitable[AttemptOutcome]:
+        return executor.execute(worker, call.input, call.emit)
+
+    wired = Wiring(
+        supervisor=supervisor,
+        policy=policy,
+        execute=chain(interceptors.attempt, "execute", execute),
+        approve_effects=tuple(policy.approve_effects),
+        agent_limits={
+            n: a.max_concurrency for n, a in agents.items() if a.max_concurrency is not None
+        },
+    )
+    if len(orch.wirings) >= WIRINGS_KEPT:
+        del orch.wirings[next(iter(orch.wirings))]
+    orch.wirings[key] = (workflow, wired)
+    return wired
+
+
 async def _deliver(callback: EventCallback, event: AnyEvent) -> None:
     result = callback(event)
     if inspect.isawaitable(result):
         await result
 
 
-__all__ = ["Control", "Drive"]
+__all__ = ["Control", "Drive", "Wiring", "wiring"]

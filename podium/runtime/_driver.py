@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -147,6 +147,8 @@ class RunDriver:
         self._ready: list[tuple[int, int, str]] = []
         self._order = itertools.count()
         self._queued: set[str] = set()
+        self._unannounced: list[str] = []
+        """Tasks queued this turn, journaled as ready only if they wait past it."""
         self._running: dict[str, tuple[asyncio.Task[AttemptOutcome], AttemptInput]] = {}
         self._per_agent: dict[str, int] = {}
         self._done: Inbox[_Finished | _Stop] = Inbox()
@@ -177,9 +179,9 @@ class RunDriver:
             self._settled(tid)
         elif settled and mapped:
             self._expand(task)
-        elif settled:
-            self.emit(TaskReady, task=tid)
+        elif settled:  # journaled as ready only if it does not start in this turn
             self._enqueue(tid)
+            self._unannounced.append(tid)
 
     def _enqueue(self, tid: str) -> None:
         self._queued.add(tid)
@@ -299,11 +301,19 @@ class RunDriver:
             await self._start(task, *choice)
         for entry in deferred:
             heapq.heappush(self._ready, entry)
+        if self._unannounced:
+            tasks = self.state.tasks
+            for tid in self._unannounced:
+                if tid in self._queued and tasks[tid].status == PENDING:
+                    self.emit(TaskReady, task=tid)  # it waits for room
+            self._unannounced.clear()
 
     async def _start(self, task: Task, agent: str, reason: str, candidates: list[Any]) -> None:
         """Journal the attempt's start, then start it (eagerly: see `_eager.py`)."""
         st = self.state.tasks[task.id]
-        if st.agent != agent or st.attempts == 0:
+        if st.agent is None and agent == task.agent:
+            pass  # its own agent: `TaskStarted` says all there is to say
+        elif st.agent != agent or st.attempts == 0:
             self.emit(TaskAssigned, task=task.id, agent=agent, reason=reason, candidates=candidates)
         self.emit(TaskStarted, task=task.id, agent=agent, attempt=st.attempts + 1)
         await self.flush()
@@ -315,7 +325,7 @@ class RunDriver:
             return
         self._per_agent[agent] = self._per_agent.get(agent, 0) + 1
         call = AttemptCall(input=input, state=self.state, emit=self.journal.emit_now)
-        work = cast("Coroutine[Any, Any, AttemptOutcome]", self.execute(call))
+        work: Coroutine[Any, Any, AttemptOutcome] = self.execute(call)  # type: ignore[assignment]
         started = self._starter.start(work, name=f"{task.id}#{input.attempt}")
         if isinstance(started, Done):
             self._per_agent[agent] -= 1

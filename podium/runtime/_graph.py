@@ -61,17 +61,24 @@ def critical_paths(plan: Plan) -> dict[str, int]:
             if dep in dependants:
                 dependants[dep].append(t.id)
     memo: dict[str, int] = {}
-    for tid in plan.tasks:  # iterative DFS: plans can be deeper than the recursion limit
-        stack = [(tid, False)]
+    for tid in reversed(list(plan.tasks)):  # dependants mostly come later: most known at once
+        if tid in memo:
+            continue
+        stack = [(tid, False)]  # iterative DFS: plans can be deeper than the recursion limit
         while stack:
             node, expanded = stack.pop()
             if node in memo:
                 continue
+            longest = 0
             if expanded:
-                memo[node] = 1 + max((memo[d] for d in dependants[node]), default=0)
+                for d in dependants[node]:
+                    longest = max(longest, memo[d])
+                memo[node] = 1 + longest
                 continue
             stack.append((node, True))
-            stack.extend((d, False) for d in dependants[node] if d not in memo)
+            for d in dependants[node]:
+                if d not in memo:
+                    stack.append((d, False))
     return memo
 
 

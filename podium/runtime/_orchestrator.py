@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -26,12 +26,13 @@ from podium.routing import LearningRouter, Router, ScoringRouter
 from podium.runtime._approvals import pending_approvals
 from podium.runtime._decisions import cancel_run, decide
 from podium.runtime._digest import Binding, load_recorded
-from podium.runtime._drive import Control, Drive
+from podium.runtime._drive import Control, Drive, Wiring
 from podium.runtime._executor import Executor, LocalExecutor
 from podium.runtime._interceptors import check_interceptor
 from podium.runtime._lease import Leases
 from podium.runtime._limits import Limits, recorded_limits
 from podium.runtime._listeners import DEFAULT_BUFFER, ListenerHub, Subscription
+from podium.runtime._outcomes import OutcomeWriter
 from podium.runtime._planning import goal_of, planner_for
 from podium.runtime._replay import Cassette, as_cassette
 from podium.runtime._result import RunResult
@@ -45,7 +46,7 @@ EventCallback = Callable[[AnyEvent], None] | Callable[[AnyEvent], Awaitable[None
 
 
 def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
+    return os.urandom(6).hex()
 
 
 WorkflowLoader = Callable[[Mapping[str, JSON]], Workflow]
@@ -140,6 +141,9 @@ class Orchestrator:
         for listener in listeners:
             self.hub.subscribe(listener)
         self.leases = Leases(self.store, self.limits.lease_s)
+        self.outcomes = OutcomeWriter(self.store, self.learner)
+        self.wirings: dict[tuple[int, bool], tuple[Workflow, Wiring]] = {}
+        """What runs of a workflow are wired with, by workflow (see `_drive.wiring`)."""
         self.binding = Binding()
         self.watchdog = Watchdog()
         self.controls: dict[str, Control] = {}
@@ -168,6 +172,7 @@ class Orchestrator:
     async def close(self) -> None:
         if self._opened:
             self._opened = False
+            await self.outcomes.close()
             await self.hub.close()
             await self.executor.close()
             self.watchdog.stop()
@@ -370,14 +375,10 @@ class Orchestrator:
             if not handed:
                 await self.leases.release(lease)
 
-    async def save_outcomes(self, outcomes: list[Outcome]) -> None:
-        """Add a run's task outcomes to the store's statistics, for the runs after it."""
-        if not outcomes:
-            return
-        if self.learner is not None:
-            await self.learner.save(self.store, outcomes)
-        else:
-            await self.store.record_outcomes(outcomes)
+    def save_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Add a run's task outcomes to the store's statistics, for the runs after it (in
+        batches: see `OutcomeWriter`; all of them once the orchestrator is closed)."""
+        self.outcomes.add(outcomes)
 
     # -- controlling and reading ------------------------------------------------------------
 

@@ -37,7 +37,10 @@ def goal_of(workflow: Workflow | Plan | str, goal: str | None) -> tuple[Workflow
             raise ConfigError("give the goal once: run('goal') or run(team, goal='goal')")
         return goal_of(Workflow(name="goal", plan=Plan([])), workflow)
     if isinstance(workflow, Plan):
-        workflow = Workflow(name="plan", plan=workflow)
+        wrapped = workflow.wrapped  # the same workflow for every run of the plan: its wiring
+        if not isinstance(wrapped, Workflow) or wrapped.plan is not workflow:  # is kept
+            wrapped = workflow.wrapped = Workflow(name="plan", plan=workflow)
+        workflow = wrapped
     if goal is None:
         return workflow, None
     if not goal.strip():

@@ -64,8 +64,9 @@ class Replans:
     def on_resume(self, state: RunState, dependants: Mapping[str, Collection[str]]) -> None:
         """Queue the failed tasks a crash left between their failure and their re-plan."""
         for tid, st in state.tasks.items():
-            waiting = all(state.tasks[d].status not in TERMINAL for d in dependants.get(tid, ()))
-            if st.status == FAILED and waiting:
+            if st.status != FAILED:
+                continue
+            if all(state.tasks[d].status not in TERMINAL for d in dependants.get(tid, ())):
                 self.request(state, tid)
 
 

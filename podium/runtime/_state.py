@@ -210,18 +210,19 @@ class RunState:
     def _ready(self, ev: TaskReady) -> None:
         self.tasks[ev.task].status = READY
 
-    def _assigned(self, ev: TaskAssigned) -> None:
+    def _assigned(self, ev: TaskAssigned | TaskStarted) -> None:
         ts = self.tasks[ev.task]
         if ev.agent != ts.agent:
             ts.agent_failures = 0
-        ts.agent = ev.agent
+            ts.agent = ev.agent
         if ev.agent not in ts.tried:
             ts.tried.append(ev.agent)
 
     def _started(self, ev: TaskStarted) -> None:
         ts = self.tasks[ev.task]
+        if ev.agent != ts.agent or not ts.tried:  # a start on an agent assigns it too
+            self._assigned(ev)
         ts.status = RUNNING
-        ts.agent = ev.agent
         ts.attempts = ev.attempt
         ts.started_ts = ev.ts
 
