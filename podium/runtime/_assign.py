@@ -22,6 +22,7 @@ from podium.store import Outcome
 JSON = Any
 Choice = tuple[str, str, list[dict[str, JSON]]]
 """(agent, reason, candidates) of an assignment."""
+FIXED = "fixed by the task"
 
 
 class Assigner:
@@ -51,10 +52,16 @@ class Assigner:
             agent = st.agent
             assert agent is not None
             return (agent, "retry", []) if has_room(agent) else None
-        decision = self.router.route(task, self.agents, has_room)
-        if decision is None:
-            return None
-        choice = decision.agent, decision.reason, decision.candidates
+        choice: Choice
+        if task.agent is not None:  # a task that names its agent is not routed
+            if not has_room(task.agent):
+                return None
+            choice = task.agent, FIXED, []
+        else:
+            decision = self.router.route(task, self.agents, has_room)
+            if decision is None:
+                return None
+            choice = decision.agent, decision.reason, decision.candidates
         if st is None or self.supervisor.breakers is None:
             return choice
         rerouted = self.supervisor.reroute(st, choice)

@@ -135,6 +135,7 @@ class RunDriver:
         self.execute = execute
         self.limits = limits
         self.policy = policy
+        self._reviews = policy.reviews_results
         self.context_policy = context_policy
         self.max_concurrency = max_concurrency
         self.agent_limits = agent_limits
@@ -290,7 +291,8 @@ class RunDriver:
             task = self.state.tasks[tid].task
             if self._reuse_answer(tid):
                 continue
-            if self._ask(tid, approvals.task_request(task, self.state, self.policy)):
+            asks = task.approval is not None or task.risk is not None  # else never waits
+            if asks and self._ask(tid, approvals.task_request(task, self.state, self.policy)):
                 self._queued.discard(tid)  # it waits for a person now
                 continue
             choice = self.assigner.assign(task, self._has_room)
@@ -363,7 +365,7 @@ class RunDriver:
             for key in ("run_id", "seq", "ts"):
                 fields.pop(key)
             self.emit(type(event), **fields)
-        if self._ask(
+        if (outcome.approval is not None or self._reviews) and self._ask(
             tid, approvals.attempt_request(input, outcome, self.state, self.policy), input
         ):
             return

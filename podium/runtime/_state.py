@@ -257,7 +257,8 @@ class RunState:
         )
 
     def _succeeded(self, ev: TaskSucceeded) -> None:
-        self.approvals.use_attempt(ev.task)
+        if self.approvals:
+            self.approvals.use_attempt(ev.task)
         ts = self.tasks[ev.task]
         ts.status = SUCCEEDED
         self.progress_step = self.steps
@@ -276,7 +277,8 @@ class RunState:
         self._usage(ts, ev.usage)
 
     def _failed(self, ev: TaskFailed) -> None:
-        self.approvals.use_attempt(ev.task)
+        if self.approvals:
+            self.approvals.use_attempt(ev.task)
         ts = self.tasks[ev.task]
         ts.failures += 1
         ts.agent_failures += 1

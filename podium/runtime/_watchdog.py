@@ -51,7 +51,7 @@ class Watchdog:
         self.stopped_attempts = 0
         """Attempts stopped for blocking the loop past their deadline."""
         self._deadlines: dict[asyncio.Task[object], tuple[float, str]] = {}
-        self._runs: dict[str, float] = {}
+        self.run_deadlines: dict[str, float] = {}
         self._beat = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -83,10 +83,10 @@ class Watchdog:
         """The run's attempts may not block the loop past `seconds` from now (its timeout);
         until `run_ended`."""
         if seconds is not None:
-            self._runs[run_id] = time.monotonic() + seconds
+            self.run_deadlines[run_id] = time.monotonic() + seconds
 
     def run_ended(self, run_id: str) -> None:
-        self._runs.pop(run_id, None)
+        self.run_deadlines.pop(run_id, None)
 
     def watch(
         self, run_id: str, seconds: float | None, task_id: str, agent: str
@@ -94,7 +94,7 @@ class Watchdog:
         """Watch the current task (an attempt of `task_id` on `agent`) until `unwatch`: it is
         stopped with `LoopBlocked` if it blocks the loop past `seconds` from now or past its
         run's deadline. ``None`` (nothing to watch) when neither is set."""
-        run_end = self._runs.get(run_id)
+        run_end = self.run_deadlines.get(run_id)
         if (seconds is None and run_end is None) or self._thread is None:
             return None
         task = asyncio.current_task()

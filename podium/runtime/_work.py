@@ -19,7 +19,6 @@ from typing import Any
 
 from podium._chain import chain
 from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
-from podium.agents._run import AgentOutcome
 from podium.context import Blackboard, ContextView
 from podium.events import ErrorInfo, Handoff
 from podium.exceptions import StoreError
@@ -66,51 +65,11 @@ class AttemptWorker:
         """Run one attempt (synchronous agents on `pool`); every failure becomes an outcome
         with a typed error."""
         task = input.task
-        board = _EMPTY_BOARD  # a view only reads its board; its writes stay in the view
-        if input.context:
-            board = Blackboard()
-            for entries in input.context.values():
-                for entry in entries:
-                    board.add(entry)
-        view = ContextView(board, task=task.id, reads=task.reads)
+        view = ContextView(_board(input), task=task.id, reads=task.reads)
         watchdog = WATCHDOG.get()
         watched = None
-        if watchdog is not None:
+        if watchdog is not None and (task.timeout_s is not None or watchdog.run_deadlines):
             watched = watchdog.watch(input.run_id, task.timeout_s, task.id, input.agent)
-        try:
-            outcome = await self._attempt(input, emit, view, pool)
-        except (asyncio.CancelledError, GeneratorExit):
-            raise
-        except StoreError:
-            raise  # the journal cannot be written: not this task's failure
-        except ApprovalNeeded as signal:
-            return AttemptOutcome(approval=signal.request)
-        except TimeoutError:
-            message = f"task {task.id!r} took longer than {task.timeout_s}s"
-            return AttemptOutcome(error=ErrorInfo(type="timeout", message=message, retryable=True))
-        except LoopBlocked:
-            message = (
-                f"task {task.id!r} blocked the event loop past its deadline: its agent runs"
-                " blocking code (time.sleep, a synchronous client, a busy loop) inside"
-                " `async def`; make it a plain `def` (it then runs on a worker thread)"
-            )
-            return AttemptOutcome(error=ErrorInfo(type="loop_blocked", message=message))
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the agent's, not ours
-            log.debug("task %s attempt %d failed", task.id, input.attempt, exc_info=True)
-            return AttemptOutcome(error=error_info(exc))
-        finally:
-            if watchdog is not None:
-                watchdog.unwatch(watched)
-        return AttemptOutcome(
-            output=outcome.output, writes=list(view.pending), final_agent=outcome.agent
-        )
-
-    async def _attempt(
-        self, input: AttemptInput, emit: EventSink, view: ContextView, pool: Executor
-    ) -> AgentOutcome:
-        """The agent's work in one attempt, checked: its output matches the task's schema and,
-        like its context writes, can be journaled exactly."""
-        task = input.task
         call = TaskCall(
             run_id=input.run_id,
             task_id=task.id,
@@ -125,20 +84,31 @@ class AttemptWorker:
             output_schema=task.output_schema,
             explicit_inputs=input.explicit_inputs,
         )
-        agent = self.agents[input.agent]
-        if agent.function is not None:
-            work = run_function_agent(agent, call, pool)
-        else:
-            work = self._model_loop(agent, call, input, emit).run()
-        if task.timeout_s is None:
-            outcome = await work
-        else:
-            async with self.clock.timeout(task.timeout_s):
+        try:  # the agent's work, checked: its output matches the task's schema and, like its
+            # context writes, can be journaled exactly
+            agent = self.agents[input.agent]
+            if agent.function is not None:
+                work = run_function_agent(agent, call, pool)
+            else:
+                work = self._model_loop(agent, call, input, emit).run()
+            if task.timeout_s is None:
                 outcome = await work
-        if task.output_schema is not None:
-            validate_output(outcome.output, task.output_schema)
-        check_recordable(outcome.output, view.pending)
-        return outcome
+            else:
+                async with self.clock.timeout(task.timeout_s):
+                    outcome = await work
+            if task.output_schema is not None:
+                validate_output(outcome.output, task.output_schema)
+            check_recordable(outcome.output, view.pending)
+        except (asyncio.CancelledError, GeneratorExit, StoreError):
+            raise  # a journal that cannot be written is not this task's failure
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the agent's, not ours
+            return failed(input, exc)
+        finally:
+            if watched is not None:
+                watchdog.unwatch(watched)  # type: ignore[union-attr]
+        return AttemptOutcome(
+            output=outcome.output, writes=list(view.pending), final_agent=outcome.agent
+        )
 
     def _model_loop(
         self, agent: Agent, call: TaskCall, input: AttemptInput, emit: EventSink
@@ -159,6 +129,37 @@ class AttemptWorker:
             call_tool=chain(tools, "call", call_tool),
             resolve=self.resolve,
         )
+
+
+def _board(input: AttemptInput) -> Blackboard:
+    """The blackboard of the entries the attempt may read (a view only reads its board: its
+    writes stay in the view, so an attempt that reads nothing shares one empty board)."""
+    if not input.context:
+        return _EMPTY_BOARD
+    board = Blackboard()
+    for entries in input.context.values():
+        for entry in entries:
+            board.add(entry)
+    return board
+
+
+def failed(input: AttemptInput, exc: BaseException) -> AttemptOutcome:
+    """The outcome of an attempt that raised `exc`."""
+    task = input.task
+    if isinstance(exc, ApprovalNeeded):
+        return AttemptOutcome(approval=exc.request)
+    if isinstance(exc, TimeoutError):
+        message = f"task {task.id!r} took longer than {task.timeout_s}s"
+        return AttemptOutcome(error=ErrorInfo(type="timeout", message=message, retryable=True))
+    if isinstance(exc, LoopBlocked):
+        message = (
+            f"task {task.id!r} blocked the event loop past its deadline: its agent runs"
+            " blocking code (time.sleep, a synchronous client, a busy loop) inside"
+            " `async def`; make it a plain `def` (it then runs on a worker thread)"
+        )
+        return AttemptOutcome(error=ErrorInfo(type="loop_blocked", message=message))
+    log.debug("task %s attempt %d failed", task.id, input.attempt, exc_info=exc)
+    return AttemptOutcome(error=error_info(exc))
 
 
 class _HandoffWatch:
