@@ -1,4 +1,5 @@
-"""What both sides of the benchmark share: the case protocol, a park gate, memory probes."""
+"""What both sides of the benchmark share: the case protocol, a park gate, memory probes, the
+Postgres server the durable Postgres shapes use."""
 
 from __future__ import annotations
 
@@ -7,15 +8,27 @@ import gc
 import os
 import resource
 import tracemalloc
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 CHAIN_STEPS = 100
 FANOUT_WIDTH = 100
 SLEEP_S = 0.05
 CONCURRENT_STEPS = 5
 PARKED_STEPS = 3
+CONCURRENT_SQLITE_RUNS = 1_000
+CONCURRENT_POSTGRES_RUNS = 200
+LANGGRAPH_POOL = 20
+"""Connections in the psycopg pool that LangGraph's `AsyncPostgresSaver` is given."""
+
+POSTGRES_ENV = "PODIUM_BENCH_POSTGRES"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class Case(Protocol):
@@ -72,7 +85,9 @@ class ParkedMemory:
     traced: int
 
 
-async def _park(launch: Callable[[int], Awaitable[object]], runs: int) -> asyncio.Future[object]:
+async def _park(
+    launch: Callable[[int], Awaitable[object]], runs: int
+) -> asyncio.Future[list[object]]:
     """Start `runs` runs and return once every one of them waits at the gate."""
     GATE.reset(runs)
     everything = asyncio.gather(*(launch(i) for i in range(runs)))
@@ -128,3 +143,40 @@ def sqlite_file_bytes(path: str) -> int:
         if os.path.exists(path + suffix):
             total += os.path.getsize(path + suffix)
     return total
+
+
+# -- the Postgres server of the durable Postgres shapes ---------------------------------------
+
+
+def postgres_url() -> str:
+    """The server the Postgres shapes use: ``$PODIUM_BENCH_POSTGRES``, else the test server."""
+    return os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES
+
+
+def postgres_where() -> str:
+    """The server and database of `postgres_url`, without user or password (for notes)."""
+    params = conninfo_to_dict(postgres_url())
+    host = params.get("host") or "localhost"
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
+
+
+def postgres_unreachable() -> str | None:
+    """Why the Postgres server cannot be used, or ``None`` when it can."""
+    try:
+        with psycopg.connect(postgres_url(), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def new_schema(prefix: str) -> str:
+    """A fresh, empty schema for one case's tables (dropped by `drop_schema`)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_schema(name: str) -> None:
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))

@@ -17,20 +17,27 @@ from common import (
     CONCURRENT_STEPS,
     FANOUT_WIDTH,
     GATE,
+    LANGGRAPH_POOL,
     PARKED_STEPS,
     SLEEP_S,
     JournalSize,
     ParkedMemory,
+    drop_schema,
+    new_schema,
     parked_memory,
+    postgres_url,
     sqlite_file_bytes,
 )
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 Mode = Literal["async", "sync"]
-Saver = Literal["none", "memory", "sqlite", "sqlite-full", "aiosqlite"]
+Saver = Literal["none", "memory", "sqlite", "sqlite-full", "aiosqlite", "postgres"]
 RECURSION_LIMIT = 10_000
 
 
@@ -101,7 +108,56 @@ _SAVER_LABELS = {
     "sqlite": "SqliteSaver (WAL, synchronous=NORMAL as Podium)",
     "sqlite-full": "SqliteSaver (WAL, its default synchronous=FULL: fsync per commit)",
     "aiosqlite": "AsyncSqliteSaver (WAL, synchronous=NORMAL)",
+    "postgres": f"AsyncPostgresSaver (psycopg pool of {LANGGRAPH_POOL}, fresh schema)",
 }
+
+
+async def _checkpointer(saver: Saver, stack: AsyncExitStack) -> Any:
+    """A new checkpointer of kind `saver` on fresh storage; `stack` closes and removes it."""
+    if saver == "none":
+        return None
+    if saver == "memory":
+        return InMemorySaver()
+    if saver == "postgres":
+        return await _postgres_saver(stack)
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lg-bench-"))
+    path = os.path.join(tmp, "langgraph.db")
+    if saver == "aiosqlite":
+        aio = await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(path))
+        await aio.setup()
+        await aio.conn.execute("PRAGMA synchronous=NORMAL")
+        return aio
+    conn = sqlite3.connect(path, check_same_thread=False)
+    stack.callback(conn.close)
+    sync = SqliteSaver(conn)
+    sync.setup()
+    if saver == "sqlite":
+        conn.execute("PRAGMA synchronous=NORMAL")
+    return sync
+
+
+async def _postgres_saver(stack: AsyncExitStack) -> AsyncPostgresSaver:
+    """`AsyncPostgresSaver` on a pool of `LANGGRAPH_POOL` connections, as LangGraph's docs set
+    it up (autocommit, no prepared statements, dict rows), its tables in a fresh schema."""
+    schema = new_schema("lg_bench")
+    stack.callback(drop_schema, schema)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        postgres_url(),
+        min_size=LANGGRAPH_POOL,
+        max_size=LANGGRAPH_POOL,
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "options": f"-c search_path={schema}",
+        },
+        open=False,
+    )
+    await pool.open(wait=True)
+    stack.push_async_callback(pool.close)
+    saver = AsyncPostgresSaver(pool)
+    await saver.setup()
+    return saver
 
 
 class Chain:
@@ -117,29 +173,9 @@ class Chain:
         self._stack = AsyncExitStack()
         self.graph: Any = None
 
-    async def _checkpointer(self) -> Any:
-        if self.saver == "none":
-            return None
-        if self.saver == "memory":
-            return InMemorySaver()
-        tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="lg-bench-"))
-        path = os.path.join(tmp, "langgraph.db")
-        if self.saver == "aiosqlite":
-            saver = await self._stack.enter_async_context(AsyncSqliteSaver.from_conn_string(path))
-            await saver.setup()
-            await saver.conn.execute("PRAGMA synchronous=NORMAL")
-            return saver
-        conn = sqlite3.connect(path, check_same_thread=False)
-        self._stack.callback(conn.close)
-        saver = SqliteSaver(conn)
-        saver.setup()
-        if self.saver == "sqlite":
-            conn.execute("PRAGMA synchronous=NORMAL")
-        return saver
-
     async def setup(self) -> None:
         node = async_step if self.mode == "async" else sync_step
-        self.graph = chain_graph(CHAIN_STEPS, node, await self._checkpointer())
+        self.graph = chain_graph(CHAIN_STEPS, node, await _checkpointer(self.saver, self._stack))
 
     async def once(self) -> float:
         thread = None if self.saver == "none" else uuid.uuid4().hex
@@ -181,27 +217,40 @@ class Fanout:
 
 
 class Concurrent:
-    """`runs` concurrent `ainvoke`s of a short chain, per repetition."""
+    """`runs` concurrent `ainvoke`s of a short chain, per repetition, each on its own thread
+    when there is a checkpointer."""
 
-    def __init__(self, runs: int) -> None:
+    def __init__(self, runs: int, saver: Saver = "none", durability: str | None = None) -> None:
         self.runs = runs
-        self.graph = chain_graph(CONCURRENT_STEPS, async_step)
-        self.label = f"LangGraph, no checkpointer, {runs} x ainvoke() in one asyncio.gather"
+        self.saver = saver
+        self.durability = durability
+        dur = "" if saver == "none" else f", durability={durability or 'async (default)'}"
+        self.label = (
+            f"LangGraph, {_SAVER_LABELS[saver]}, {runs} x ainvoke() in one asyncio.gather{dur}"
+        )
+        self._stack = AsyncExitStack()
+        self.graph: Any = None
 
     async def setup(self) -> None:
-        return None
+        checkpointer = await _checkpointer(self.saver, self._stack)
+        self.graph = chain_graph(CONCURRENT_STEPS, async_step, checkpointer)
+
+    def _invoke(self) -> Any:
+        thread = None if self.saver == "none" else uuid.uuid4().hex
+        kwargs: dict[str, Any] = {}
+        if self.durability is not None:
+            kwargs["durability"] = self.durability
+        return self.graph.ainvoke({"n": 0}, _config(thread), **kwargs)
 
     async def once(self) -> float:
         start = time.perf_counter()
-        outs = await asyncio.gather(
-            *(self.graph.ainvoke({"n": 0}, _config()) for _ in range(self.runs))
-        )
+        outs = await asyncio.gather(*(self._invoke() for _ in range(self.runs)))
         elapsed = time.perf_counter() - start
         assert all(o["n"] == CONCURRENT_STEPS for o in outs)
         return elapsed
 
     async def teardown(self) -> None:
-        return None
+        await self._stack.aclose()
 
 
 def journal_size(directory: str) -> JournalSize:

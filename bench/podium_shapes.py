@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 import uuid
+from typing import Literal
 
 from common import (
     CHAIN_STEPS,
@@ -17,12 +19,17 @@ from common import (
     SLEEP_S,
     JournalSize,
     ParkedMemory,
+    drop_schema,
+    new_schema,
     parked_memory,
+    postgres_url,
     sqlite_file_bytes,
 )
 
 from podium import Agent, Limits, Orchestrator, Plan, Task, TaskCall
 from podium.events import encode
+from podium.store import Store
+from podium.store._postgres import PostgresStore
 
 MAX_CONCURRENCY = 1_000
 """Above every fan-out width here (the default, 64, would queue a 100-wide fan-out)."""
@@ -61,48 +68,100 @@ def fanout_plan(width: int, agent: str = "step") -> Plan:
     return Plan([*branches, join], output="join")
 
 
-def orchestrator(store: str) -> Orchestrator:
+StoreKind = Literal["memory", "sqlite", "postgres"]
+
+_STORE_LABELS: dict[str, str] = {
+    "memory": "memory:// store",
+    "sqlite": "SQLite store (WAL, synchronous=NORMAL)",
+    "postgres": "Postgres store (psycopg, fresh schema)",
+}
+
+
+def orchestrator(store: Store | str) -> Orchestrator:
     return Orchestrator(agents=AGENTS, store=store, limits=Limits(max_concurrency=MAX_CONCURRENCY))
+
+
+class _Storage:
+    """Where one case's runs are journaled: memory, a temporary SQLite file or a fresh Postgres
+    schema, removed again by `cleanup`."""
+
+    def __init__(self, kind: StoreKind) -> None:
+        self.kind = kind
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._schema: str | None = None
+
+    def store(self) -> Store | str:
+        if self.kind == "sqlite":
+            self._tmp = tempfile.TemporaryDirectory(prefix="podium-bench-")
+            return f"sqlite:///{os.path.join(self._tmp.name, 'podium.db')}"
+        if self.kind == "postgres":
+            self._schema = new_schema("podium_bench")
+            return PostgresStore(postgres_url(), schema=self._schema)
+        return "memory://"
+
+    def cleanup(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+        if self._schema is not None:
+            drop_schema(self._schema)
+
+
+def commits(orch: Orchestrator) -> int | None:
+    """The transactions the orchestrator's store has committed, if it counts them."""
+    count = getattr(orch.store, "commits", None)
+    return count if isinstance(count, int) else None
 
 
 class _OneRun:
     """Times one run of a plan per repetition."""
 
-    def __init__(self, label: str, plan: Plan, store: str = "memory://") -> None:
+    def __init__(self, label: str, plan: Plan, store: StoreKind = "memory") -> None:
         self.label = label
         self.plan = plan
-        self.store = store
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.storage = _Storage(store)
         self.orch: Orchestrator | None = None
+        self.commits: list[int] = []
+        """Commits per repetition, when the store counts them."""
+        self.base_commits: int | None = None
 
     async def setup(self) -> None:
-        store = self.store
-        if store == "sqlite":
-            self._tmp = tempfile.TemporaryDirectory(prefix="podium-bench-")
-            store = f"sqlite:///{os.path.join(self._tmp.name, 'podium.db')}"
-        self.orch = orchestrator(store)
+        self.orch = orchestrator(self.storage.store())
         await self.orch.open()
+        before = commits(self.orch)
+        if before is not None:  # what a run commits besides its steps: a 1-task run's commits
+            await self.orch.run(chain_plan(1))
+            self.base_commits = (commits(self.orch) or 0) - before
+
+    def commits_per_step(self) -> float | None:
+        """Commits each step adds to a run (the median run's, less a 1-task run's)."""
+        steps = len(self.plan.all_tasks())
+        if not self.commits or self.base_commits is None or steps < 2:
+            return None
+        return (statistics.median(self.commits) - self.base_commits) / (steps - 1)
 
     async def once(self) -> float:
         assert self.orch is not None
+        before = commits(self.orch)
         start = time.perf_counter()
         result = await self.orch.run(self.plan)
         elapsed = time.perf_counter() - start
         if not result.ok:
             raise RuntimeError(f"podium run {result.status}: {result.tasks}")
+        after = commits(self.orch)
+        if before is not None and after is not None:
+            self.commits.append(after - before)
         return elapsed
 
     async def teardown(self) -> None:
         if self.orch is not None:
             await self.orch.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        self.storage.cleanup()
 
 
-def chain(store: str) -> _OneRun:
-    """A chain of `CHAIN_STEPS` trivial async tasks; `store` is ``memory://`` or ``sqlite``."""
-    where = "memory:// store" if store == "memory://" else "SQLite store (WAL, synchronous=NORMAL)"
-    return _OneRun(f"Podium, {where}, async function agents", chain_plan(CHAIN_STEPS), store)
+def chain(store: StoreKind) -> _OneRun:
+    """A chain of `CHAIN_STEPS` trivial async tasks."""
+    label = f"Podium, {_STORE_LABELS[store]}, async function agents"
+    return _OneRun(label, chain_plan(CHAIN_STEPS), store)
 
 
 def fanout(*, sleep: bool) -> _OneRun:
@@ -116,25 +175,35 @@ def fanout(*, sleep: bool) -> _OneRun:
 class Concurrent:
     """`runs` concurrent runs of a short chain, `asyncio.gather`ed, per repetition."""
 
-    def __init__(self, runs: int) -> None:
+    def __init__(self, runs: int, store: StoreKind = "memory") -> None:
         self.runs = runs
         self.plan = chain_plan(CONCURRENT_STEPS)
-        self.label = f"Podium, memory:// store, {runs} x orch.run() in one asyncio.gather"
-        self.orch = orchestrator("memory://")
+        self.label = f"Podium, {_STORE_LABELS[store]}, {runs} x orch.run() in one asyncio.gather"
+        self.storage = _Storage(store)
+        self.orch: Orchestrator | None = None
+        self.commits: list[int] = []
 
     async def setup(self) -> None:
+        self.orch = orchestrator(self.storage.store())
         await self.orch.open()
 
     async def once(self) -> float:
+        assert self.orch is not None
+        before = commits(self.orch)
         start = time.perf_counter()
         results = await asyncio.gather(*(self.orch.run(self.plan) for _ in range(self.runs)))
         elapsed = time.perf_counter() - start
         if not all(r.ok for r in results):
             raise RuntimeError("a podium run failed")
+        after = commits(self.orch)
+        if before is not None and after is not None:
+            self.commits.append(after - before)
         return elapsed
 
     async def teardown(self) -> None:
-        await self.orch.close()
+        if self.orch is not None:
+            await self.orch.close()
+        self.storage.cleanup()
 
 
 async def journal_size(directory: str) -> JournalSize:

@@ -4,8 +4,10 @@ Usage:
     .venv/bin/python bench/run.py [--only NAME[,NAME...]] [--quick] [--no-langgraph]
                                   [--markdown FILE]
 
-Measures (names for --only): chain-memory, chain-sqlite, fanout, fanout-sleep, concurrent,
-journal, memory. See bench/README.md for what each one means.
+Measures (names for --only): chain-memory, chain-sqlite, chain-postgres, fanout, fanout-sleep,
+concurrent, concurrent-sqlite, concurrent-postgres, journal, memory. See bench/README.md for what
+each one means. The Postgres measures use ``$PODIUM_BENCH_POSTGRES`` (default: the test server at
+127.0.0.1:5432/test) and are skipped, with a note, when it cannot be reached.
 """
 
 from __future__ import annotations
@@ -33,34 +35,53 @@ sys.path.insert(1, str(ROOT))  # sys.path[0] is bench/ itself
 import podium_shapes as pod  # noqa: E402
 from common import (  # noqa: E402
     CHAIN_STEPS,
+    CONCURRENT_POSTGRES_RUNS,
+    CONCURRENT_SQLITE_RUNS,
     CONCURRENT_STEPS,
     FANOUT_WIDTH,
     PARKED_STEPS,
+    POSTGRES_ENV,
     SLEEP_S,
     Case,
     JournalSize,
+    postgres_unreachable,
+    postgres_where,
 )
 
 MEASURES = (
     "chain-memory",
     "chain-sqlite",
+    "chain-postgres",
     "fanout",
     "fanout-sleep",
     "concurrent",
+    "concurrent-sqlite",
+    "concurrent-postgres",
     "journal",
     "memory",
 )
+POSTGRES_MEASURES = frozenset({"chain-postgres", "concurrent-postgres"})
 KIB = 1024
 MIB = 1024 * 1024
 TARGET_FACTOR = 10.0
 SLEEP_TARGET = 1.05
+SQLITE_VS_MEMORY_TARGET = 0.5
+"""Concurrent runs on SQLite: at least this share of the in-memory throughput."""
 PARKED_BUDGET = 1e9 / 100_000
 """Bytes per run: docs/architecture.md's 100,000 parked runs in under 1 GB."""
+
+CONCURRENT_RUNS = {
+    "memory": 1_000,
+    "sqlite": CONCURRENT_SQLITE_RUNS,
+    "postgres": CONCURRENT_POSTGRES_RUNS,
+}
 
 REFERENCE = {
     "chain-memory": 160e-6,
     "chain-sqlite": 0.9e-3,
+    "chain-postgres": 13e-3,
     "concurrent": 400.0,
+    "concurrent-postgres": 21.0,
     "fanout-sleep": 0.068,
     "journal": 580 * KIB,
 }
@@ -73,36 +94,40 @@ class Settings:
     langgraph: bool
     warmup: int
     reps: dict[str, int]
-    concurrent_runs: int
+    concurrent_runs: dict[str, int]
     parked_runs: int
     variants: bool
 
     @classmethod
     def make(cls, *, quick: bool, langgraph: bool) -> Settings:
         if quick:
-            reps = dict.fromkeys(MEASURES, 3) | {"concurrent": 1}
+            once = dict.fromkeys(("concurrent", "concurrent-sqlite", "concurrent-postgres"), 1)
+            reps = dict.fromkeys(MEASURES, 3) | once
             return cls(
                 quick,
                 langgraph,
                 warmup=1,
                 reps=reps,
-                concurrent_runs=1_000,
+                concurrent_runs=CONCURRENT_RUNS,
                 parked_runs=2_000,
                 variants=False,
             )
         reps = {
             "chain-memory": 25,
             "chain-sqlite": 15,
+            "chain-postgres": 9,
             "fanout": 25,
             "fanout-sleep": 15,
             "concurrent": 5,
+            "concurrent-sqlite": 5,
+            "concurrent-postgres": 5,
         }
         return cls(
             quick,
             langgraph,
             warmup=3,
             reps=reps,
-            concurrent_runs=1_000,
+            concurrent_runs=CONCURRENT_RUNS,
             parked_runs=10_000,
             variants=True,
         )
@@ -128,6 +153,8 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     setups: list[tuple[str, str]] = field(default_factory=list)
     variants: list[tuple[str, str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Measures that could not run, and why (a Postgres server that cannot be reached)."""
 
 
 # -- running cases ----------------------------------------------------------------------------
@@ -228,36 +255,65 @@ def _kib(n: float) -> str:
 # -- the measures -----------------------------------------------------------------------------
 
 
-async def measure_chain(s: Settings, report: Report, store: str) -> None:
-    key = "chain-memory" if store == "memory://" else "chain-sqlite"
+_CHAIN_TITLES = {"memory": "in memory", "sqlite": "durable SQLite", "postgres": "durable Postgres"}
+
+
+def _chain_cases(s: Settings, store: pod.StoreKind) -> dict[str, Case]:
+    """Podium's case, LangGraph's (its verdict) and LangGraph's variants, for one store."""
     cases: dict[str, Case] = {"podium": pod.chain(store)}
-    if s.langgraph:
-        lg = _lg()
-        if store == "memory://":
-            cases["langgraph"] = lg.Chain("async", "none")
-            if s.variants:
-                cases["v-sync"] = lg.Chain("sync", "none")
-                cases["v-inmemory"] = lg.Chain("async", "memory")
-        else:
-            cases["langgraph"] = lg.Chain("sync", "sqlite")
-            if s.variants:
-                cases["v-sync-durability"] = lg.Chain("sync", "sqlite", durability="sync")
-                cases["v-full"] = lg.Chain("sync", "sqlite-full")
-                cases["v-aio"] = lg.Chain("async", "aiosqlite")
+    if not s.langgraph:
+        return cases
+    lg = _lg()
+    if store == "memory":
+        cases["langgraph"] = lg.Chain("async", "none")
+        if s.variants:
+            cases["v-sync"] = lg.Chain("sync", "none")
+            cases["v-inmemory"] = lg.Chain("async", "memory")
+    elif store == "sqlite":
+        cases["langgraph"] = lg.Chain("sync", "sqlite")
+        if s.variants:
+            cases["v-sync-durability"] = lg.Chain("sync", "sqlite", durability="sync")
+            cases["v-full"] = lg.Chain("sync", "sqlite-full")
+            cases["v-aio"] = lg.Chain("async", "aiosqlite")
+    else:
+        # durability="sync": like Podium, a step is durable before the next one starts
+        cases["langgraph"] = lg.Chain("async", "postgres", durability="sync")
+        cases["v-default"] = lg.Chain("async", "postgres")
+    return cases
+
+
+async def measure_chain(s: Settings, report: Report, store: pod.StoreKind) -> None:
+    key = f"chain-{store}"
+    cases = _chain_cases(s, store)
     timings = await time_cases(cases, s.reps[key], s.warmup)
     per_step = {name: m / CHAIN_STEPS for name, m in timings.wall.items()}
-    title = f"per-step overhead, {CHAIN_STEPS}-task chain, " + (
-        "in memory" if store == "memory://" else "durable SQLite"
-    )
+    title = f"per-step overhead, {CHAIN_STEPS}-task chain, {_CHAIN_TITLES[store]}"
     row = _advantage_row(key, title, per_step["podium"], per_step.get("langgraph"), _us)
-    cpu = {n: timings.cpu[n] / CHAIN_STEPS for n in ("podium", "langgraph") if n in timings.cpu}
+    cpu: dict[str, float] = {
+        n: timings.cpu[n] / CHAIN_STEPS for n in ("podium", "langgraph") if n in timings.cpu
+    }
     _add_note(row, _cpu_note(cpu, _us))
+    if store == "postgres":
+        _commit_verdict(row, cases["podium"])
     report.rows.append(row)
     for name, case in cases.items():
         if name in ("podium", "langgraph"):
             report.setups.append((f"{key} ({name})", case.label))
         else:
             report.variants.append((key, case.label, _us(per_step[name])))
+
+
+def _commit_verdict(row: Row, case: Case) -> None:
+    """The Postgres chain's target: at most one commit on a step's critical path, measured as
+    the commits a step adds to a run (the commits of a run of the chain, less a 1-task run's,
+    per added step)."""
+    row.target = "≤ 1 commit/step"
+    per_step = getattr(case, "commits_per_step", lambda: None)()
+    if per_step is None:
+        _add_note(row, "the store does not count its commits")
+        return
+    row.verdict = "PASS" if per_step <= 1 else "FAIL"
+    _add_note(row, f"{per_step:.2f} commits/step")
 
 
 async def measure_fanout(s: Settings, report: Report, *, sleep: bool) -> None:
@@ -273,7 +329,9 @@ async def measure_fanout(s: Settings, report: Report, *, sleep: bool) -> None:
         row = _advantage_row(
             key, f"fan-out of {FANOUT_WIDTH} tasks + join, wall time", pod_t, lg_t, _ms
         )
-        cpu = {n: timings.cpu[n] for n in ("podium", "langgraph") if n in timings.cpu}
+        cpu: dict[str, float] = {
+            n: timings.cpu[n] for n in ("podium", "langgraph") if n in timings.cpu
+        }
         _add_note(row, "no target in docs/architecture.md; " + _cpu_note(cpu, _ms))
         report.rows.append(row)
         return
@@ -297,26 +355,63 @@ async def measure_fanout(s: Settings, report: Report, *, sleep: bool) -> None:
     report.rows.append(row)
 
 
-async def measure_concurrent(s: Settings, report: Report) -> None:
-    runs = s.concurrent_runs
-    cases: dict[str, Case] = {"podium": pod.Concurrent(runs)}
-    if s.langgraph:
-        cases["langgraph"] = _lg().Concurrent(runs)
-    timings = await time_cases(cases, s.reps["concurrent"], 1)
+def _runs_per_s(r: float) -> str:
+    return f"{r:,.0f} runs/s"
+
+
+def _concurrent_cases(s: Settings, store: pod.StoreKind) -> dict[str, Case]:
+    runs = s.concurrent_runs[store]
+    cases: dict[str, Case] = {"podium": pod.Concurrent(runs, store)}
+    if store == "sqlite":  # its target is a share of Podium's own in-memory figure
+        cases["podium-memory"] = pod.Concurrent(runs, "memory")
+    if not s.langgraph:
+        return cases
+    lg = _lg()
+    if store == "memory":
+        cases["langgraph"] = lg.Concurrent(runs)
+    elif store == "sqlite":
+        cases["langgraph"] = lg.Concurrent(runs, "aiosqlite")  # SqliteSaver is sync-only
+        if s.variants:
+            cases["v-sync-durability"] = lg.Concurrent(runs, "aiosqlite", durability="sync")
+    else:
+        cases["langgraph"] = lg.Concurrent(runs, "postgres", durability="sync")
+        cases["v-default"] = lg.Concurrent(runs, "postgres")
+    return cases
+
+
+async def measure_concurrent(s: Settings, report: Report, store: pod.StoreKind) -> None:
+    key = "concurrent" if store == "memory" else f"concurrent-{store}"
+    runs = s.concurrent_runs[store]
+    cases = _concurrent_cases(s, store)
+    timings = await time_cases(cases, s.reps[key], 1)
     rates = {name: runs / m for name, m in timings.wall.items()}
+    where = "" if store == "memory" else f", durable {_CHAIN_TITLES[store].split()[-1]}"
     row = _advantage_row(
-        "concurrent",
-        f"{runs:,} concurrent {CONCURRENT_STEPS}-task-chain runs, throughput",
+        key,
+        f"{runs:,} concurrent {CONCURRENT_STEPS}-task-chain runs{where}, throughput",
         rates["podium"],
         rates.get("langgraph"),
-        lambda r: f"{r:,.0f} runs/s",
+        _runs_per_s,
         lower_is_better=False,
     )
-    cpu = {n: runs / timings.cpu[n] for n in ("podium", "langgraph") if n in timings.cpu}
+    cpu: dict[str, float] = {
+        n: runs / timings.cpu[n] for n in ("podium", "langgraph") if n in timings.cpu
+    }
     _add_note(row, _cpu_note(cpu, lambda r: f"{r:,.0f} runs/CPU-s", rate=True))
+    commits = getattr(cases["podium"], "commits", [])
+    if commits:
+        _add_note(row, f"{statistics.median(commits):g} commits for {runs:,} runs")
+    if "podium-memory" in rates:
+        share = rates["podium"] / rates["podium-memory"]
+        row.target = f"≥ {SQLITE_VS_MEMORY_TARGET:g}x in memory"
+        row.verdict = "PASS" if share >= SQLITE_VS_MEMORY_TARGET else "FAIL"
+        _add_note(row, f"Podium in memory: {_runs_per_s(rates['podium-memory'])} ({share:.2f}x)")
     report.rows.append(row)
     for name, case in cases.items():
-        report.setups.append((f"concurrent ({name})", case.label))
+        if name in ("podium", "langgraph"):
+            report.setups.append((f"{key} ({name})", case.label))
+        elif name.startswith("v-"):
+            report.variants.append((key, case.label, _runs_per_s(rates[name])))
 
 
 async def measure_journal(s: Settings, report: Report) -> None:
@@ -404,19 +499,29 @@ async def measure_memory(s: Settings, report: Report) -> None:
 async def run_measures(s: Settings, only: list[str]) -> Report:
     report = Report()
     steps: dict[str, Callable[[], Any]] = {
-        "chain-memory": lambda: measure_chain(s, report, "memory://"),
+        "chain-memory": lambda: measure_chain(s, report, "memory"),
         "chain-sqlite": lambda: measure_chain(s, report, "sqlite"),
+        "chain-postgres": lambda: measure_chain(s, report, "postgres"),
         "fanout": lambda: measure_fanout(s, report, sleep=False),
         "fanout-sleep": lambda: measure_fanout(s, report, sleep=True),
-        "concurrent": lambda: measure_concurrent(s, report),
+        "concurrent": lambda: measure_concurrent(s, report, "memory"),
+        "concurrent-sqlite": lambda: measure_concurrent(s, report, "sqlite"),
+        "concurrent-postgres": lambda: measure_concurrent(s, report, "postgres"),
         "journal": lambda: measure_journal(s, report),
         "memory": lambda: measure_memory(s, report),
     }
+    unreachable = postgres_unreachable() if POSTGRES_MEASURES & set(only) else None
     for name in MEASURES:
-        if name in only:
-            print(f"… {name}", file=sys.stderr, flush=True)
-            gc.collect()
-            await steps[name]()
+        if name not in only:
+            continue
+        if name in POSTGRES_MEASURES and unreachable is not None:
+            report.skipped.append(
+                (name, f"Postgres at {postgres_where()} unreachable: {unreachable}")
+            )
+            continue
+        print(f"… {name}", file=sys.stderr, flush=True)
+        gc.collect()
+        await steps[name]()
     return report
 
 
@@ -465,6 +570,8 @@ def print_report(report: Report, s: Settings) -> None:
     )
     for name, label in report.setups:
         console.print(f"  {name}: {label}")
+    for name, why in report.skipped:
+        console.print(f"  [yellow]skipped {name}[/]: {why} (set ${POSTGRES_ENV})")
     if report.variants:
         variants = Table(
             title="LangGraph variants (context only, not used for the verdicts)",
@@ -490,6 +597,7 @@ def markdown(report: Report, s: Settings) -> str:
         for r in report.rows
     ]
     lines += ["", *(f"- {name}: {label}" for name, label in report.setups)]
+    lines += [f"- skipped {name}: {why}" for name, why in report.skipped]
     if report.variants:
         lines += ["", "| LangGraph variant | setup | value |", "|---|---|---|"]
         lines += [f"| {k} | {label} | {v} |" for k, label, v in report.variants]

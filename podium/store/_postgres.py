@@ -1,11 +1,17 @@
-"""A Postgres store, on psycopg 3's async connection.
+"""A Postgres store, on psycopg 3: a pool of connections, and journal appends committed in
+groups.
 
-One connection, used by one coroutine at a time (an `asyncio.Lock` guards it). Every write is a
-single statement: `append` updates the run's row and inserts its events in one statement whose
-CTE makes them land together. A single statement is its own transaction in autocommit mode, so
-an append costs one round trip to the server instead of three (BEGIN, the statement, COMMIT),
-and stays atomic: a duplicate `seq` aborts the whole statement. The lease check (fencing) is in
-the same statement's ``WHERE``, so it costs nothing more.
+Appends go through one connection of their own, one group at a time (`GroupCommit`): an append
+that finds nobody writing is sent at once; those that arrive while a group is being committed
+are sent together next, as one statement (`_postgres_batch`). So concurrent runs share commits
+instead of queuing for them one by one, and a lone run's step costs one round trip, as before.
+A single statement in autocommit mode is its own transaction: atomic, and no BEGIN or COMMIT
+round trips. The lease check (fencing) is in the same statement.
+
+Everything else (reads, run creation, leases, outcomes) takes a connection from a bounded pool
+(psycopg_pool), so reads and writes of different runs do not wait for each other's round trips.
+Runs created concurrently are grouped the same way (one statement inserts them all), and
+outcomes recorded concurrently are summed into one statement.
 
 Lease expiries are on the server's clock, so drivers on several machines agree on them. A
 dropped connection or a server restart is retried with backoff on a new connection; an append
@@ -24,22 +30,28 @@ from typing import Any, LiteralString, TypeVar
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
 
-from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many, encode
-from podium.exceptions import JournalConflict, RunNotFound, StoreError
+from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many
+from podium.exceptions import RunNotFound, StoreError
+from podium.store import _postgres_sql as q
+from podium.store._group import GroupCommit, Write, fail_all
 from podium.store._lease import DEFAULT_LEASE_S, Lease
 from podium.store._outcomes import Outcome, OutcomeStats, aggregate
+from podium.store._postgres_batch import (
+    PendingAppend,
+    PendingCreate,
+    append_batch,
+    create_batch,
+    run_of,
+)
 from podium.store._protocol import (
     APPROVAL_PREFIX,
-    FINAL,
-    UNLEASED,
     RunInfo,
-    check_fence,
     lease_held,
     lease_lost,
     pending_requests,
     run_info_from_row,
-    status_after,
 )
 from podium.store._retry import DEFAULT_RETRY_S, Backoff
 
@@ -48,144 +60,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
 
+DEFAULT_POOL_SIZE = 10
+"""Connections a store's pool opens at most (besides the one its appends use)."""
 
-_SCHEMA: tuple[LiteralString, ...] = (
-    # Serialises schema creation: two processes racing on CREATE TABLE IF NOT EXISTS can both
-    # miss the table and one then fails on the catalog's unique index.
-    "SELECT pg_advisory_xact_lock(hashtext('podium.store.schema'))",
-    """CREATE TABLE IF NOT EXISTS runs (
-        run_id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        created_at DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL,
-        events INTEGER NOT NULL DEFAULT 0
-    )""",
-    "CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at)",
-    """CREATE TABLE IF NOT EXISTS events (
-        run_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        data BYTEA NOT NULL,
-        PRIMARY KEY (run_id, seq)
-    )""",
-    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS lease_owner TEXT",
-    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS lease_token BIGINT NOT NULL DEFAULT 0",
-    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS lease_expires DOUBLE PRECISION",
-    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS cancel_reason TEXT",
-    """CREATE TABLE IF NOT EXISTS outcomes (
-        kind TEXT NOT NULL,
-        agent TEXT NOT NULL,
-        runs BIGINT NOT NULL,
-        successes BIGINT NOT NULL,
-        checked BIGINT NOT NULL,
-        checks_passed BIGINT NOT NULL,
-        cost_usd DOUBLE PRECISION NOT NULL,
-        cost_runs BIGINT NOT NULL,
-        latency_s DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (kind, agent)
-    )""",
-)
-
-_CREATE_RUN: LiteralString = """
-WITH run AS (
-    INSERT INTO runs (run_id, status, name, created_at, updated_at, events, lease_owner,
-        lease_token, lease_expires)
-    VALUES (%(run_id)s, 'running', %(name)s, %(ts)s, %(ts)s, 1, %(owner)s::text,
-        CASE WHEN %(owner)s::text IS NULL THEN 0 ELSE 1 END,
-        CASE WHEN %(owner)s::text IS NULL THEN NULL
-            ELSE extract(epoch FROM clock_timestamp()) + %(lease_s)s END)
-    ON CONFLICT (run_id) DO NOTHING
-    RETURNING run_id
-)
-INSERT INTO events (run_id, seq, data) SELECT run_id, %(seq)s, %(data)s FROM run
-"""
-# The INSERT reads the UPDATE's RETURNING, so an unknown run, or an append its lease does not
-# allow, inserts nothing (rowcount 0); `_why_refused` then says which.
-_APPEND: LiteralString = """
-WITH run AS (
-    UPDATE runs SET status = coalesce(%(status)s, status), updated_at = %(now)s,
-        events = events + %(n)s,
-        lease_owner = CASE WHEN %(release)s THEN NULL ELSE lease_owner END,
-        lease_expires = CASE WHEN %(release)s THEN NULL ELSE lease_expires END,
-        cancel_reason = CASE WHEN %(final)s THEN NULL ELSE cancel_reason END
-    WHERE run_id = %(run_id)s AND CASE WHEN %(fence)s::bigint IS NULL
-        THEN lease_owner IS NULL OR lease_expires < extract(epoch FROM clock_timestamp())
-        ELSE lease_owner IS NOT NULL AND lease_token = %(fence)s::bigint END
-    RETURNING run_id
-)
-INSERT INTO events (run_id, seq, data)
-SELECT run.run_id, e.seq, e.data
-FROM run, unnest(%(seqs)s::integer[], %(datas)s::bytea[]) AS e (seq, data)
-"""
-_TOUCH_RUN: LiteralString = "UPDATE runs SET updated_at = %s WHERE run_id = %s"
-_LEASE: LiteralString = (
-    "SELECT lease_owner, lease_token, lease_expires, extract(epoch FROM clock_timestamp())"
-    " FROM runs WHERE run_id = %s"
-)
-_ACQUIRE: LiteralString = """
-UPDATE runs SET
-    lease_token = CASE WHEN lease_owner IS NOT DISTINCT FROM %(owner)s THEN lease_token
-        ELSE lease_token + 1 END,
-    lease_owner = %(owner)s,
-    lease_expires = extract(epoch FROM clock_timestamp()) + %(lease_s)s
-WHERE run_id = %(run_id)s AND (lease_owner IS NULL OR lease_owner = %(owner)s
-    OR lease_expires IS NULL OR lease_expires < extract(epoch FROM clock_timestamp())
-    OR lease_token = %(takeover)s::bigint)
-RETURNING lease_token, lease_expires, cancel_reason
-"""
-_RENEW: LiteralString = """
-UPDATE runs SET lease_expires = extract(epoch FROM clock_timestamp()) + %(lease_s)s
-WHERE run_id = %(run_id)s AND lease_token = %(token)s AND lease_owner IS NOT NULL
-RETURNING lease_expires, cancel_reason
-"""
-_RELEASE: LiteralString = (
-    "UPDATE runs SET lease_owner = NULL, lease_expires = NULL"
-    " WHERE run_id = %s AND lease_token = %s"
-)
-_REQUEST_CANCEL: LiteralString = "UPDATE runs SET cancel_reason = %s WHERE run_id = %s"
-_SEQS_OF: LiteralString = "SELECT seq, data FROM events WHERE run_id = %s AND seq = ANY(%s)"
-_LOAD: LiteralString = "SELECT data FROM events WHERE run_id = %s AND seq > %s ORDER BY seq"
-_RUN_EXISTS: LiteralString = "SELECT 1 FROM runs WHERE run_id = %s"
-_RUN_COLUMNS: LiteralString = (
-    "run_id, status, name, created_at, updated_at, events, lease_owner, lease_expires"
-)
-_GET_RUN: LiteralString = "SELECT " + _RUN_COLUMNS + " FROM runs WHERE run_id = %s"
-_LIST_RUNS: LiteralString = (
-    "SELECT " + _RUN_COLUMNS + " FROM runs ORDER BY created_at DESC LIMIT %s"
-)
-# The approval events of the runs that wait: picked by their encoded prefix, so the rest of
-# each journal is neither decoded nor sent.
-_WAITING_APPROVALS: LiteralString = (
-    "SELECT e.data FROM runs AS r JOIN events AS e ON e.run_id = r.run_id"
-    " WHERE r.status = 'waiting' AND substring(e.data FROM 1 FOR %(n)s) = %(prefix)s"
-    " ORDER BY e.run_id, e.seq"
-)
-# One statement for a whole batch (its pairs are distinct: summed before), each pair's sums
-# growing in place; concurrent writers serialise on the pair's row.
-_ADD_OUTCOMES: LiteralString = """
-INSERT INTO outcomes (kind, agent, runs, successes, checked, checks_passed, cost_usd, cost_runs,
-    latency_s, updated_at)
-SELECT * FROM unnest(%(kind)s::text[], %(agent)s::text[], %(runs)s::bigint[],
-    %(successes)s::bigint[], %(checked)s::bigint[], %(checks_passed)s::bigint[],
-    %(cost_usd)s::float8[], %(cost_runs)s::bigint[], %(latency_s)s::float8[],
-    %(updated_at)s::float8[])
-ON CONFLICT (kind, agent) DO UPDATE SET
-    runs = outcomes.runs + excluded.runs,
-    successes = outcomes.successes + excluded.successes,
-    checked = outcomes.checked + excluded.checked,
-    checks_passed = outcomes.checks_passed + excluded.checks_passed,
-    cost_usd = outcomes.cost_usd + excluded.cost_usd,
-    cost_runs = outcomes.cost_runs + excluded.cost_runs,
-    latency_s = outcomes.latency_s + excluded.latency_s,
-    updated_at = greatest(outcomes.updated_at, excluded.updated_at)
-"""
-_OUTCOME_STATS: LiteralString = """
-SELECT kind, agent, runs, successes, checked, checks_passed, cost_usd, cost_runs, latency_s,
-    updated_at
-FROM outcomes WHERE %(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[])
-ORDER BY kind, agent
-"""
+_CONNECT: dict[str, Any] = {
+    "autocommit": True,
+    "connect_timeout": 5,
+    # notice a server that went away in seconds, not at the kernel's default hours
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 
 
 class PostgresStore:
@@ -197,17 +83,32 @@ class PostgresStore:
             connection's default search path. Lets several stores (or tests) share one database.
         retry_s: how long a dropped connection or a restarting server is retried (on a new
             connection) before an operation raises `StoreError`.
+        max_size: the most connections the pool opens for reads and other writes; appends use
+            one more, their own.
     """
 
     def __init__(
-        self, url: str, *, schema: str | None = None, retry_s: float = DEFAULT_RETRY_S
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        retry_s: float = DEFAULT_RETRY_S,
+        max_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
         self.url = url
         self.schema = schema
         self.retry_s = retry_s
+        self.max_size = max_size
+        self.commits = 0
+        """Write transactions this store committed (for tests and benchmarks)."""
         self._conn: Conn | None = None
+        """The connection appends go through, one group at a time."""
+        self._pool: AsyncConnectionPool[Conn] | None = None
         self._opened = False
-        self._lock = asyncio.Lock()
+        self._where = repr(self)
+        self._appends = GroupCommit(self._commit_appends, key=run_of)
+        self._creates = GroupCommit(self._commit_creates, key=run_of)
+        self._outcomes = GroupCommit(self._commit_outcomes)
 
     def __repr__(self) -> str:
         schema = f", schema={self.schema!r}" if self.schema else ""
@@ -219,36 +120,44 @@ class PostgresStore:
         conn = await self._connect()
         try:
             await self._setup(conn)
+            pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+                self.url,
+                kwargs=dict(_CONNECT),
+                min_size=1,
+                max_size=self.max_size,
+                configure=self._configure,
+                open=False,
+                name=self._where,
+            )
+            try:
+                await pool.open(wait=True, timeout=_CONNECT["connect_timeout"] * 2)
+            except psycopg.Error as exc:
+                await pool.close()
+                raise StoreError(f"cannot connect to {self._where}: {exc}") from exc
         except BaseException:
             await conn.close()
             raise
-        self._conn = conn
+        self._conn, self._pool = conn, pool
         self._opened = True
 
     async def _connect(self) -> Conn:
         try:
-            conn = await psycopg.AsyncConnection.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=5,
-                # notice a server that went away in seconds, not at the kernel's default hours
-                keepalives=1,
-                keepalives_idle=5,
-                keepalives_interval=2,
-                keepalives_count=3,
-            )
+            conn = await psycopg.AsyncConnection.connect(self.url, **_CONNECT)
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot connect to the Postgres store {_describe(self.url)}: {exc}"
             ) from exc
-        if self.schema is not None:
-            try:
-                name = sql.Identifier(self.schema)
-                await conn.execute(sql.SQL("SET search_path TO {}").format(name))
-            except BaseException:
-                await conn.close()
-                raise
+        try:
+            await self._configure(conn)
+        except BaseException:
+            await conn.close()
+            raise
         return conn
+
+    async def _configure(self, conn: Conn) -> None:
+        if self.schema is not None:
+            name = sql.Identifier(self.schema)
+            await conn.execute(sql.SQL("SET search_path TO {}").format(name))
 
     async def _setup(self, conn: Conn) -> None:
         try:
@@ -257,7 +166,7 @@ class PostgresStore:
                 await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                 await conn.execute(sql.SQL("SET search_path TO {}").format(name))
             async with conn.transaction():
-                for statement in _SCHEMA:
+                for statement in q.SCHEMA:
                     await conn.execute(statement)
         except psycopg.Error as exc:
             raise StoreError(f"cannot create the schema of {self!r}: {exc}") from exc
@@ -265,9 +174,11 @@ class PostgresStore:
     async def close(self) -> None:
         self._opened = False
         conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
         if conn is not None:
-            async with self._lock:
-                await conn.close()
+            await conn.close()
+        if pool is not None:
+            await pool.close()
 
     async def create_run(
         self,
@@ -278,76 +189,42 @@ class PostgresStore:
         owner: str | None = None,
         lease_s: float = DEFAULT_LEASE_S,
     ) -> bool:
-        params = {
-            "run_id": run_id,
-            "name": name,
-            "ts": submitted.ts,
-            "seq": submitted.seq,
-            "data": encode(submitted),
-            "owner": owner,
-            "lease_s": lease_s,
-        }
+        self._check_open()
+        created = await self._creates.submit(PendingCreate(run_id, submitted, name, owner, lease_s))
+        return bool(created)
 
-        async def create(conn: Conn) -> bool:
-            cur = await conn.execute(_CREATE_RUN, params)
-            return cur.rowcount > 0
-
-        return await self._run("create a run in", create)
+    async def _commit_creates(self, batch: Sequence[Write[PendingCreate]]) -> None:
+        try:
+            await self._run("create a run in", lambda conn: create_batch(conn, batch), write=True)
+        except StoreError as exc:
+            fail_all(batch, exc)
 
     async def append(
         self, run_id: str, events: Sequence[Event], *, fence: int | None = None
     ) -> None:
-        now = time.time()
         if not events:
-            await self._run("append to", lambda conn: self._touch(conn, run_id, now))
+            now = time.time()
+            await self._run("append to", lambda conn: self._touch(conn, run_id, now), write=True)
             return
-        status = status_after(events)
-        seqs = [ev.seq for ev in events]
-        datas = [encode(ev) for ev in events]
-        params = {
-            "status": status,
-            "now": now,
-            "n": len(events),
-            "run_id": run_id,
-            "seqs": seqs,
-            "datas": datas,
-            "fence": fence,
-            "release": status in UNLEASED,
-            "final": status in FINAL,
-        }
-        retried = False
+        self._check_open()
+        await self._appends.submit(PendingAppend(run_id, events, fence))
 
-        async def append(conn: Conn) -> None:
-            nonlocal retried
-            if retried and await _landed(conn, run_id, seqs, datas):
-                return  # the first try committed; only its reply was lost
-            retried = True
-            try:
-                cur = await conn.execute(_APPEND, params)
-            except psycopg.errors.UniqueViolation as exc:
-                raise JournalConflict(
-                    f"run {run_id!r}: one of the event seqs {params['seqs']} is already taken"
-                    f" in {self!r} (another writer drives this run)"
-                ) from exc
-            if cur.rowcount == 0:
-                await self._why_refused(conn, run_id, fence)
+    async def _commit_appends(self, batch: Sequence[Write[PendingAppend]]) -> None:
+        """Commit a group of appends (at most one per run) on the appends' connection."""
 
-        await self._run("append to", append)
+        async def attempt(_: float) -> int:
+            conn = self._conn or await self._reconnect()
+            return await append_batch(conn, batch, self._where)
+
+        try:
+            self.commits += await self._retrying("append to", attempt, self._drop_broken)
+        except StoreError as exc:
+            fail_all(batch, exc)
 
     async def _touch(self, conn: Conn, run_id: str, now: float) -> None:
-        cur = await conn.execute(_TOUCH_RUN, (now, run_id))
+        cur = await conn.execute(q.TOUCH_RUN, (now, run_id))
         if cur.rowcount == 0:
             raise RunNotFound(f"no run {run_id!r} in {self!r}")
-
-    async def _why_refused(self, conn: Conn, run_id: str, fence: int | None) -> None:
-        """Raise why an append landed nothing: no such run, or its lease does not allow it."""
-        cur = await conn.execute(_LEASE, (run_id,))
-        row = await cur.fetchone()
-        if row is None:
-            raise RunNotFound(f"no run {run_id!r} in {self!r}")
-        owner, token, expires, now = row
-        check_fence(run_id, fence, (owner, token, expires), float(now))
-        raise JournalConflict(f"run {run_id!r}: its lease changed during the append; try again")
 
     async def acquire(
         self,
@@ -360,29 +237,29 @@ class PostgresStore:
         params = {"run_id": run_id, "owner": owner, "lease_s": lease_s, "takeover": takeover}
 
         async def take(conn: Conn) -> Lease:
-            cur = await conn.execute(_ACQUIRE, params)
+            cur = await conn.execute(q.ACQUIRE, params)
             row = await cur.fetchone()
             if row is not None:
                 token, expires, cancel = row
                 return Lease(
                     run_id=run_id, owner=owner, token=token, expires_at=expires, cancel=cancel
                 )
-            cur = await conn.execute(_LEASE, (run_id,))
+            cur = await conn.execute(q.LEASE, (run_id,))
             held = await cur.fetchone()
             if held is None:
                 raise RunNotFound(f"no run {run_id!r} in {self!r}")
             raise lease_held(run_id, (held[0], held[1], held[2]))
 
-        return await self._run("take a lease in", take)
+        return await self._run("take a lease in", take, write=True)
 
     async def renew(self, lease: Lease, *, lease_s: float = DEFAULT_LEASE_S) -> Lease:
         params = {"run_id": lease.run_id, "token": lease.token, "lease_s": lease_s}
 
         async def renew(conn: Conn) -> Lease:
-            cur = await conn.execute(_RENEW, params)
+            cur = await conn.execute(q.RENEW, params)
             row = await cur.fetchone()
             if row is None:
-                cur = await conn.execute(_LEASE, (lease.run_id,))
+                cur = await conn.execute(q.LEASE, (lease.run_id,))
                 held = await cur.fetchone()
                 raise lease_lost(lease, None if held is None else held[0])
             return Lease(
@@ -393,28 +270,28 @@ class PostgresStore:
                 cancel=row[1],
             )
 
-        return await self._run("renew a lease in", renew)
+        return await self._run("renew a lease in", renew, write=True)
 
     async def release(self, lease: Lease) -> None:
         async def release(conn: Conn) -> None:
-            await conn.execute(_RELEASE, (lease.run_id, lease.token))
+            await conn.execute(q.RELEASE, (lease.run_id, lease.token))
 
-        await self._run("release a lease in", release)
+        await self._run("release a lease in", release, write=True)
 
     async def request_cancel(self, run_id: str, reason: str) -> None:
         async def request(conn: Conn) -> None:
-            cur = await conn.execute(_REQUEST_CANCEL, (reason, run_id))
+            cur = await conn.execute(q.REQUEST_CANCEL, (reason, run_id))
             if cur.rowcount == 0:
                 raise RunNotFound(f"no run {run_id!r} in {self!r}")
 
-        await self._run("request a cancel in", request)
+        await self._run("request a cancel in", request, write=True)
 
     async def load(self, run_id: str, *, after_seq: int = -1) -> list[AnyEvent]:
         async def read(conn: Conn) -> list[Any]:
-            cur = await conn.execute(_LOAD, (run_id, after_seq), binary=True)
+            cur = await conn.execute(q.LOAD, (run_id, after_seq), binary=True)
             rows = await cur.fetchall()
             if not rows:
-                cur = await conn.execute(_RUN_EXISTS, (run_id,))
+                cur = await conn.execute(q.RUN_EXISTS, (run_id,))
                 if await cur.fetchone() is None:
                     raise RunNotFound(f"no run {run_id!r} in {self!r}")
             return rows
@@ -433,64 +310,102 @@ class PostgresStore:
         return await self._run("read", fetch)
 
     async def get_run(self, run_id: str) -> RunInfo | None:
-        rows = await self._fetch(_GET_RUN, (run_id,))
+        rows = await self._fetch(q.GET_RUN, (run_id,))
         return run_info_from_row(rows[0]) if rows else None
 
     async def list_runs(self, *, limit: int = 100) -> list[RunInfo]:
-        return [run_info_from_row(row) for row in await self._fetch(_LIST_RUNS, (limit,))]
+        return [run_info_from_row(row) for row in await self._fetch(q.LIST_RUNS, (limit,))]
 
     async def pending_approvals(self, *, limit: int = 1000) -> list[ApprovalRequested]:
         params = {"n": len(APPROVAL_PREFIX), "prefix": APPROVAL_PREFIX}
-        rows = await self._fetch(_WAITING_APPROVALS, params, binary=True)
+        rows = await self._fetch(q.WAITING_APPROVALS, params, binary=True)
         events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
         return pending_requests(events, limit=limit)
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
-        pairs = list(aggregate(outcomes).values())
-        if not pairs:
+        if not outcomes:
             return
-        columns = {name: [getattr(p, name) for p in pairs] for name in _OUTCOME_FIELDS}
+        self._check_open()
+        # Concurrent recorders' outcomes are summed into one statement: they would otherwise
+        # queue on the rows of the pairs they share, one commit at a time.
+        await self._outcomes.submit(list(outcomes))
+
+    async def _commit_outcomes(self, batch: Sequence[Write[list[Outcome]]]) -> None:
+        pairs = list(aggregate(o for w in batch for o in w.item).values())
+        columns = {name: [getattr(p, name) for p in pairs] for name in q.OUTCOME_FIELDS}
 
         async def add(conn: Conn) -> None:
-            await conn.execute(_ADD_OUTCOMES, columns)
+            await conn.execute(q.ADD_OUTCOMES, columns)
 
-        await self._run("record outcomes in", add)
+        try:
+            await self._run("record outcomes in", add, write=True)
+        except StoreError as exc:
+            fail_all(batch, exc)
+            return
+        for w in batch:
+            w.done()
 
     async def outcome_stats(self, *, kinds: Collection[str] | None = None) -> list[OutcomeStats]:
         wanted = None if kinds is None else sorted(set(kinds))
-        rows = await self._fetch(_OUTCOME_STATS, {"kinds": wanted})
-        return [OutcomeStats(**dict(zip(_OUTCOME_FIELDS, row, strict=True))) for row in rows]
+        rows = await self._fetch(q.OUTCOME_STATS, {"kinds": wanted})
+        return [OutcomeStats(**dict(zip(q.OUTCOME_FIELDS, row, strict=True))) for row in rows]
 
-    async def _run(self, what: str, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """`fn` on the connection, held alone. A dropped connection or a server that restarts
-        is retried on a new connection with backoff for `retry_s`; other psycopg errors, and
-        what still fails then, become `StoreError`s."""
+    def _check_open(self) -> None:
         if not self._opened:
             raise StoreError(f"{self!r} is not open; call open() first")
+
+    async def _run(
+        self, what: str, fn: Callable[[Conn], Awaitable[T]], *, write: bool = False
+    ) -> T:
+        """`fn` on a connection of the pool, retried as `_retrying` says; a `write` that
+        succeeds counts as a commit."""
+
+        async def attempt(wait_s: float) -> T:
+            pool = self._pool
+            if pool is None:
+                raise StoreError(f"{self!r} is closed")
+            async with pool.connection(timeout=max(wait_s, _MIN_WAIT_S)) as conn:
+                return await fn(conn)
+
+        result = await self._retrying(what, attempt, self._check_pool)
+        if write:
+            self.commits += 1
+        return result
+
+    async def _retrying(
+        self,
+        what: str,
+        attempt: Callable[[float], Awaitable[T]],
+        recover: Callable[[], Awaitable[None]],
+    ) -> T:
+        """Make `attempt`, given how long it may wait for a connection. A dropped connection or
+        a server that restarts is retried with backoff for `retry_s`, after `recover` (dropping
+        broken connections, so the next try makes a new one); other psycopg errors, and what
+        still fails then, become `StoreError`s."""
+        self._check_open()
         backoff: Backoff | None = None
-        async with self._lock:
-            while True:
-                try:
-                    conn = self._conn or await self._reconnect()
-                    return await fn(conn)
-                except psycopg.Error as exc:
-                    error: BaseException = exc
-                except StoreError as exc:  # reconnecting failed
-                    if not isinstance(exc.__cause__, psycopg.OperationalError):
-                        raise
-                    error = exc.__cause__
-                if not _transient(error):
-                    raise StoreError(f"cannot {what} {self!r}: {error}") from error
-                await self._drop_broken()
-                backoff = backoff or Backoff(self.retry_s)
-                delay = backoff.next_delay()
-                if delay is None:
-                    raise StoreError(
-                        f"cannot {what} {self!r}: {error} (still failing after"
-                        f" {backoff.tries} retries in {self.retry_s:g}s)"
-                    ) from error
-                log.warning("%r: %s failed (%s); retrying in %.2fs", self, what, error, delay)
-                await asyncio.sleep(delay)
+        while True:
+            try:
+                return await attempt(self.retry_s if backoff is None else backoff.left())
+            except psycopg.Error as exc:
+                error: BaseException = exc
+            except StoreError as exc:  # reconnecting failed
+                if not isinstance(exc.__cause__, psycopg.OperationalError):
+                    raise
+                error = exc.__cause__
+            if not _transient(error):
+                raise StoreError(f"cannot {what} {self!r}: {error}") from error
+            await recover()
+            backoff = backoff or Backoff(self.retry_s)
+            delay = backoff.next_delay()
+            if delay is None:
+                raise StoreError(
+                    f"cannot {what} {self!r}: {error} (still failing after"
+                    f" {backoff.tries} retries in {self.retry_s:g}s)"
+                ) from error
+            log.warning("%r: %s failed (%s); retrying in %.2fs", self, what, error, delay)
+            await asyncio.sleep(delay)
+            self._check_open()
 
     async def _reconnect(self) -> Conn:
         self._conn = await self._connect()
@@ -504,6 +419,18 @@ class PostgresStore:
             with contextlib.suppress(psycopg.Error):
                 await conn.close()
 
+    async def _check_pool(self) -> None:
+        """After a failure on a pooled connection: drop the pool's idle connections that are
+        broken too (a server restart breaks them all), so the retry gets a working one."""
+        pool = self._pool
+        if pool is not None:
+            with contextlib.suppress(psycopg.Error):
+                await pool.check()
+
+
+_MIN_WAIT_S = 0.5
+"""The shortest wait for a pooled connection, even when the retry budget is nearly spent."""
+
 
 def _transient(exc: BaseException) -> bool:
     """Errors worth retrying: the connection or the server went away, a restart, a conflict
@@ -516,27 +443,6 @@ def _transient(exc: BaseException) -> bool:
         # lost the connection
         return state is None or state.startswith(("08", "57P"))
     return isinstance(exc, psycopg.InterfaceError)
-
-
-async def _landed(conn: Conn, run_id: str, seqs: list[int], datas: list[bytes]) -> bool:
-    """Whether an earlier try of an append committed: all its events are there, as sent."""
-    cur = await conn.execute(_SEQS_OF, (run_id, seqs), binary=True)
-    stored = {seq: bytes(data) for seq, data in await cur.fetchall()}
-    return all(stored.get(seq) == data for seq, data in zip(seqs, datas, strict=True))
-
-
-_OUTCOME_FIELDS = (
-    "kind",
-    "agent",
-    "runs",
-    "successes",
-    "checked",
-    "checks_passed",
-    "cost_usd",
-    "cost_runs",
-    "latency_s",
-    "updated_at",
-)
 
 
 def _describe(url: str) -> str:

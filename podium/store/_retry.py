@@ -25,6 +25,10 @@ class Backoff:
         self.max_s = max_s
         self.tries = 0
 
+    def left(self) -> float:
+        """Seconds of the budget not yet spent (never negative)."""
+        return max(0.0, self._deadline - time.monotonic())
+
     def next_delay(self) -> float | None:
         """How long to wait before the next try; ``None`` once the budget is spent."""
         left = self._deadline - time.monotonic()
