@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from podium.agents import Agent
 from podium.plan import Task
-from podium.store import Outcome, Store
+from podium.store import Outcome, OutcomeStats, Store
 
 JSON = Any
 
@@ -53,7 +53,7 @@ class LearningRouter(Router, Protocol):
         """Count a task's final outcome in at once, so later tasks of the run route by it."""
         ...
 
-    async def save(self, store: Store, outcomes: Sequence[Outcome]) -> None:
+    async def save(self, store: Store, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         """Record outcomes it observed in the store (called after each run)."""
         ...
 

@@ -44,7 +44,7 @@ from podium.plan import Task
 from podium.routing._kind import task_kind
 from podium.routing._learning import Estimate, OutcomeBook
 from podium.routing._router import Decision, Relevance
-from podium.store import Outcome, Store
+from podium.store import Outcome, OutcomeStats, Store
 
 JSON = Any
 Explore = Literal["thompson", "ucb", "mean"]
@@ -341,7 +341,7 @@ class ScoringRouter:
         self.book.add(outcome)
         self._unsaved.append(outcome)
 
-    async def save(self, store: Store, outcomes: Sequence[Outcome]) -> None:
+    async def save(self, store: Store, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         if not outcomes:
             return
         async with self._lock:

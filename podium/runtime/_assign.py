@@ -17,7 +17,8 @@ from podium.plan import Task
 from podium.routing import LearningRouter, Router, task_kind
 from podium.runtime._state import FAILED, SUCCEEDED, RunState
 from podium.runtime._supervise import Supervisor
-from podium.store import Outcome
+from podium.store import Outcome, OutcomeStats
+from podium.store._outcomes import OutcomeSums
 
 JSON = Any
 Choice = tuple[str, str, list[dict[str, JSON]]]
@@ -42,7 +43,8 @@ class Assigner:
         self.router = router
         self.supervisor = supervisor
         self.learner = learner
-        self.outcomes: list[Outcome] = []
+        self._routed: list[Outcome] = []
+        self._sums: dict[tuple[str, str], OutcomeSums] = {}
 
     def assign(self, task: Task, has_room: Callable[[str], bool]) -> Choice | None:
         """(agent, reason, candidates) for the task's next attempt, or ``None`` when no agent
@@ -77,9 +79,10 @@ class Assigner:
         and the final attempt's latency.
         """
         st = self.state.tasks[task.id]
-        if st.status not in (SUCCEEDED, FAILED):
+        status = st.status
+        if status not in (SUCCEEDED, FAILED):
             return
-        succeeded = st.status == SUCCEEDED
+        succeeded = status == SUCCEEDED
         usage = st.usage
         reported = usage.cost_usd > 0 or usage.input_tokens > 0 or usage.output_tokens > 0
         checks: bool | None = None
@@ -89,20 +92,34 @@ class Assigner:
             elif st.error is not None and st.error.type == "output_invalid":
                 checks = False
         started, ended = st.started_ts, st.ended_ts
+        latency = max(0.0, ended - started) if started is not None and ended else 0.0
+        cost = usage.cost_usd if reported else None
+        if task.agent is not None:  # summed here: only routed tasks teach the router during a
+            # run; fixed-agent outcomes still reach the store and count from the next run on
+            key = (task_kind(task), agent)
+            sums = self._sums.get(key)
+            if sums is None:
+                sums = self._sums[key] = OutcomeSums()
+            sums.count(succeeded, checks, cost, latency, ended or 0.0)
+            return
         outcome = Outcome(
             kind=task_kind(task),
             agent=agent,
             success=succeeded,
             checks_passed=checks,
-            cost_usd=usage.cost_usd if reported else None,
-            latency_s=max(0.0, ended - started) if started is not None and ended else 0.0,
+            cost_usd=cost,
+            latency_s=latency,
             ts=ended or 0.0,
         )
-        self.outcomes.append(outcome)
-        if self.learner is not None and task.agent is None:
-            # only routed tasks teach the router during a run; fixed-agent outcomes still
-            # reach the store and count from the next run on
+        self._routed.append(outcome)
+        if self.learner is not None:
             self.learner.observe(outcome)
+
+    @property
+    def outcomes(self) -> list[Outcome | OutcomeStats]:
+        """What the run's finished tasks teach: routed tasks' outcomes one by one, fixed-agent
+        tasks' summed per kind and agent."""
+        return [*self._routed, *(sums.freeze(*key) for key, sums in self._sums.items())]
 
 
 __all__ = ["Assigner", "Choice"]

@@ -38,7 +38,7 @@ from podium.runtime._replay import Cassette, as_cassette
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
 from podium.runtime._watchdog import Watchdog
-from podium.store import Outcome, Store, open_store
+from podium.store import Outcome, OutcomeStats, Store, open_store
 from podium.store._lease import Lease, new_owner
 
 JSON = Any
@@ -375,7 +375,7 @@ class Orchestrator:
             if not handed:
                 await self.leases.release(lease)
 
-    def save_outcomes(self, outcomes: list[Outcome]) -> None:
+    def save_outcomes(self, outcomes: list[Outcome | OutcomeStats]) -> None:
         """Add a run's task outcomes to the store's statistics, for the runs after it (in
         batches: see `OutcomeWriter`; all of them once the orchestrator is closed)."""
         self.outcomes.add(outcomes)

@@ -14,7 +14,7 @@ import logging
 
 from podium.exceptions import StoreError
 from podium.routing import LearningRouter
-from podium.store import Outcome, Store
+from podium.store import Outcome, OutcomeStats, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ class OutcomeWriter:
         self.learner = learner
         self.delay_s = delay_s
         self.batch = batch
-        self._buffer: list[Outcome] = []
+        self._buffer: list[Outcome | OutcomeStats] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Task[None] | None = None
 
-    def add(self, outcomes: list[Outcome]) -> None:
+    def add(self, outcomes: list[Outcome | OutcomeStats]) -> None:
         """Queue a run's outcomes."""
         if not outcomes:
             return

@@ -89,8 +89,9 @@ class MemoryStore:
         if journal is None:
             raise RunNotFound(f"no run {run_id!r} in this store")
         row = self._runs[run_id]
-        if fence is not None or row.lease_owner is not None:
-            check_fence(run_id, fence, row.lease(), time.time())
+        held = fence is not None and fence == row.lease_token and row.lease_owner is not None
+        if not held and (fence is not None or row.lease_owner is not None):
+            check_fence(run_id, fence, row.lease(), time.time())  # refuses, or an unleased run
         last = journal[-1].seq
         expected = last + 1
         for ev in events:
@@ -187,7 +188,7 @@ class MemoryStore:
         runs = sorted(self._runs.items(), key=lambda r: r[1].created_at, reverse=True)
         return [self._info(run_id, row) for run_id, row in runs[:limit]]
 
-    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+    async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         for key, stats in aggregate(outcomes).items():
             before = self._outcomes.get(key)
             self._outcomes[key] = stats if before is None else before.plus(stats)

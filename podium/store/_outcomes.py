@@ -128,16 +128,29 @@ class OutcomeSums:
         self.cost_usd = self.latency_s = self.updated_at = 0.0
 
     def add(self, outcome: Outcome) -> None:
+        self.count(
+            outcome.success, outcome.checks_passed, outcome.cost_usd, outcome.latency_s, outcome.ts
+        )
+
+    def count(
+        self,
+        success: bool,
+        checks_passed: bool | None,
+        cost_usd: float | None,
+        latency_s: float,
+        ts: float,
+    ) -> None:
+        """Add one outcome, given by its fields."""
         self.runs += 1
-        self.successes += outcome.success
-        if outcome.checks_passed is not None:
+        self.successes += success
+        if checks_passed is not None:
             self.checked += 1
-            self.checks_passed += outcome.checks_passed
-        if outcome.cost_usd is not None:
-            self.cost_usd += outcome.cost_usd
+            self.checks_passed += checks_passed
+        if cost_usd is not None:
+            self.cost_usd += cost_usd
             self.cost_runs += 1
-        self.latency_s += outcome.latency_s
-        self.updated_at = max(self.updated_at, outcome.ts)
+        self.latency_s += latency_s
+        self.updated_at = max(self.updated_at, ts)
 
     def add_stats(self, stats: OutcomeStats) -> None:
         self.runs += stats.runs
@@ -172,15 +185,21 @@ class OutcomeSums:
         )
 
 
-def aggregate(outcomes: Iterable[Outcome]) -> dict[tuple[str, str], OutcomeStats]:
-    """Outcomes summed per (kind, agent), in the order the pairs first appear."""
+def aggregate(
+    outcomes: Iterable[Outcome | OutcomeStats],
+) -> dict[tuple[str, str], OutcomeStats]:
+    """Outcomes (and sums of them) summed per (kind, agent), in the order the pairs first
+    appear."""
     sums: dict[tuple[str, str], OutcomeSums] = {}
     for outcome in outcomes:
         key = (outcome.kind, outcome.agent)
         found = sums.get(key)
         if found is None:
             found = sums[key] = OutcomeSums()
-        found.add(outcome)
+        if isinstance(outcome, OutcomeStats):
+            found.add_stats(outcome)
+        else:
+            found.add(outcome)
     return {key: s.freeze(*key) for key, s in sums.items()}
 
 

@@ -322,7 +322,7 @@ class PostgresStore:
         events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
         return pending_requests(events, limit=limit)
 
-    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+    async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         if not outcomes:
             return
         self._check_open()
@@ -330,7 +330,7 @@ class PostgresStore:
         # queue on the rows of the pairs they share, one commit at a time.
         await self._outcomes.submit(list(outcomes))
 
-    async def _commit_outcomes(self, batch: Sequence[Write[list[Outcome]]]) -> None:
+    async def _commit_outcomes(self, batch: Sequence[Write[list[Outcome | OutcomeStats]]]) -> None:
         pairs = list(aggregate(o for w in batch for o in w.item).values())
         columns = {name: [getattr(p, name) for p in pairs] for name in q.OUTCOME_FIELDS}
 

@@ -157,8 +157,9 @@ class Store(Protocol):
         """Most recently created first."""
         ...
 
-    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
-        """Add task outcomes to the statistics of their (kind, agent) pairs, atomically.
+    async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
+        """Add task outcomes (or sums of them) to the statistics of their (kind, agent) pairs,
+        atomically.
 
         Shared by every run on the store: what run N learns, run N+1 routes by.
         """

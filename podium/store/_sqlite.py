@@ -385,7 +385,7 @@ class SQLiteStore:
         events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
         return pending_requests(events, limit=limit)
 
-    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+    async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         rows = [_outcome_row(stats) for stats in aggregate(outcomes).values()]
         if not rows:
             return

@@ -35,6 +35,7 @@ from podium.events import (
 )
 from podium.exceptions import ConfigError, JournalConflict, RunNotFound, StoreError
 from podium.store import MemoryStore, Outcome, OutcomeStats, Store, open_store
+from podium.store._outcomes import aggregate
 from podium.store._postgres import PostgresStore
 from podium.store._sqlite import SCHEMA_VERSION, SQLiteStore
 from tests.store.conftest import Backend
@@ -521,6 +522,19 @@ async def test_outcome_stats_start_empty(store: Store) -> None:
     assert await store.outcome_stats() == []
     await store.record_outcomes([])
     assert await store.outcome_stats() == []
+
+
+@pytest.mark.anyio
+async def test_recorded_sums_count_as_the_outcomes_they_sum(store: Store) -> None:
+    outcomes = [
+        outcome(success=True, checks=True, cost=0.5, latency=2.0, ts=100.0),
+        outcome(success=False, checks=False, cost=None, latency=4.0, ts=300.0),
+    ]
+    (summed,) = aggregate(outcomes).values()
+    await store.record_outcomes([summed, outcome(success=True, cost=0.25, ts=50.0)])
+    (stats,) = await store.outcome_stats()
+    assert (stats.runs, stats.successes, stats.checked, stats.checks_passed) == (3, 2, 2, 1)
+    assert (stats.cost_usd, stats.cost_runs, stats.updated_at) == (0.75, 2, 300.0)
 
 
 @pytest.mark.anyio
