@@ -76,15 +76,29 @@ class AgentOutcome:
 
 async def run_function_agent(agent: Agent, call: TaskCall, pool: Executor) -> AgentOutcome:
     """Call a Python agent: async on the loop, sync on the bounded thread pool."""
+    return function_outcome(agent, await call_function(agent, call, pool))
+
+
+def call_function(agent: Agent, call: TaskCall, pool: Executor) -> Awaitable[Any]:
+    """What a Python agent returns, to await: an async agent's own coroutine (no frame of
+    ours around it), or a sync agent's call on the bounded thread pool."""
     fn = agent.function
     assert fn is not None  # guaranteed by Agent.__post_init__
     if agent.is_async:
-        result = await fn(call)
-    else:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(pool, fn, call)
-        if inspect.isawaitable(result):
-            result = await result
+        result: Awaitable[Any] = fn(call)
+        return result
+    return _on_thread(fn, call, pool)
+
+
+async def _on_thread(fn: Callable[[TaskCall], Any], call: TaskCall, pool: Executor) -> Any:
+    result = await asyncio.get_running_loop().run_in_executor(pool, fn, call)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def function_outcome(agent: Agent, result: Any) -> AgentOutcome:
+    """A Python agent's return value as an outcome (JSON, or `TaskError` ``output_not_json``)."""
     try:
         return AgentOutcome(to_json_value(result, agent.name))
     except ToolError as exc:

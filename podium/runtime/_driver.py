@@ -260,11 +260,14 @@ class RunDriver:
             message = f"its replacement {new.task.id!r} did not succeed: {why}"
             self._fail_now(tid, ErrorInfo(type="replan_failed", message=message))
 
-    def _reuse_answer(self, tid: str) -> bool:
-        """Whether an identical task already answered `tid` (then its output is taken)."""
-        source = None if self.answers is None else self.answers.find(self.state.tasks[tid].task)
-        if source is None:
+    def _reuse_answer(self, tid: str) -> bool | None:
+        """Whether an identical task already answered `tid` (then its output is taken);
+        ``None`` when one in flight is asking the same (`tid` waits for its answer)."""
+        if self.answers is None:
             return False
+        source, asker = self.answers.find(self.state.tasks[tid].task)
+        if source is None:
+            return None if asker is not None else False
         self._queued.discard(tid)
         self.emit(TaskSucceeded, task=tid, reused_from=source)
         self._settled(tid)
@@ -283,13 +286,38 @@ class RunDriver:
         return self._stop is not None or self._fatal or (lease is not None and not lease.valid())
 
     async def _start_ready(self) -> None:
-        """Start ready tasks, most critical first, while limits allow."""
+        """Start ready tasks, most critical first, while limits allow, in rounds: journal the
+        starts of a round in one write, then start their attempts (eagerly: an attempt that
+        finishes at once is recorded at once, and what it made ready starts next round)."""
+        while picked := self._pick():
+            await self.flush()
+            for task, agent in picked:
+                if self._stop is not None:  # stopped meanwhile: journaled as started, not run
+                    self._per_agent[agent] -= 1
+                    self._stopped.append(task.id)
+                else:
+                    self._launch(task, agent)
+        if self._unannounced:
+            tasks = self.state.tasks
+            for tid in self._unannounced:
+                if tid in self._queued and tasks[tid].status == PENDING:
+                    self.emit(TaskReady, task=tid)  # it waits for room
+            self._unannounced.clear()
+
+    def _pick(self) -> list[tuple[Task, str]]:
+        """The tasks of the next round, their starts journaled (not yet written)."""
+        picked: list[tuple[Task, str]] = []
         deferred: list[tuple[int, int, str]] = []
-        while self._ready and len(self._running) < self.max_concurrency and not self._halted():
+        room = self.max_concurrency - len(self._running)
+        while self._ready and len(picked) < room and not self._halted():
             entry = heapq.heappop(self._ready)
             tid = entry[2]
             task = self.state.tasks[tid].task
-            if self._reuse_answer(tid):
+            reused = self._reuse_answer(tid)
+            if reused is None:  # an identical task in flight answers it: wait for that
+                deferred.append(entry)
+                continue
+            if reused:
                 continue
             asks = task.approval is not None or task.risk is not None  # else never waits
             if asks and self._ask(tid, approvals.task_request(task, self.state, self.policy)):
@@ -300,32 +328,31 @@ class RunDriver:
                 deferred.append(entry)
                 continue
             self._queued.discard(tid)
-            await self._start(task, *choice)
+            agent, reason, candidates = choice
+            st = self.state.tasks[tid]
+            if st.agent is None and agent == task.agent:
+                pass  # its own agent: `TaskStarted` says all there is to say
+            elif st.agent != agent or st.attempts == 0:
+                self.emit(TaskAssigned, task=tid, agent=agent, reason=reason, candidates=candidates)
+            self.emit(TaskStarted, task=tid, agent=agent, attempt=st.attempts + 1)
+            self._per_agent[agent] = self._per_agent.get(agent, 0) + 1
+            if self.answers is not None:
+                self.answers.asking(tid)
+            picked.append((task, agent))
         for entry in deferred:
             heapq.heappush(self._ready, entry)
-        if self._unannounced:
-            tasks = self.state.tasks
-            for tid in self._unannounced:
-                if tid in self._queued and tasks[tid].status == PENDING:
-                    self.emit(TaskReady, task=tid)  # it waits for room
-            self._unannounced.clear()
+        return picked
 
-    async def _start(self, task: Task, agent: str, reason: str, candidates: list[Any]) -> None:
-        """Journal the attempt's start, then start it (eagerly: see `_eager.py`)."""
+    def _launch(self, task: Task, agent: str) -> None:
+        """Start the attempt a round journaled (eagerly: see `_eager.py`)."""
         st = self.state.tasks[task.id]
-        if st.agent is None and agent == task.agent:
-            pass  # its own agent: `TaskStarted` says all there is to say
-        elif st.agent != agent or st.attempts == 0:
-            self.emit(TaskAssigned, task=task.id, agent=agent, reason=reason, candidates=candidates)
-        self.emit(TaskStarted, task=task.id, agent=agent, attempt=st.attempts + 1)
-        await self.flush()
         try:
             input = attempt_input(self.state, task, agent, limits=self.limits.for_attempt(st))
         except TaskError as exc:  # its instruction cannot be rendered
+            self._per_agent[agent] -= 1
             error = ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
             self._record(self._input_for(task, agent), AttemptOutcome(error=error))
             return
-        self._per_agent[agent] = self._per_agent.get(agent, 0) + 1
         call = AttemptCall(input=input, state=self.state, emit=self.journal.emit_now)
         work: Coroutine[Any, Any, AttemptOutcome] = self.execute(call)  # type: ignore[assignment]
         started = self._starter.start(work, name=f"{task.id}#{input.attempt}")
@@ -368,6 +395,8 @@ class RunDriver:
         if (outcome.approval is not None or self._reviews) and self._ask(
             tid, approvals.attempt_request(input, outcome, self.state, self.policy), input
         ):
+            if self.answers is not None:  # it waits for a person: an identical task asks itself
+                self.answers.answered(tid)
             return
         agent = outcome.final_agent or input.agent  # after a handoff, who finished
         if outcome.error is None:
@@ -381,12 +410,14 @@ class RunDriver:
             )
             if error is None:
                 if self.answers is not None:
-                    self.answers.remember(tid)
+                    self.answers.answered(tid)
                 self._settled(tid)
                 self.assigner.observe(input.task, input.agent)  # outcomes teach the router
                 return
             outcome = AttemptOutcome(error=error, usage=outcome.usage)
         self._record_failure(input, outcome)
+        if self.answers is not None:
+            self.answers.answered(tid)
         self.assigner.observe(input.task, input.agent)
 
     def _record_failure(self, input: AttemptInput, outcome: AttemptOutcome) -> None:

@@ -6,6 +6,9 @@ often proposes the same task twice; asking an agent again would cost a call for 
 reusing task's `TaskSucceeded` names the task it took the answer from (`reused_from`), and it
 writes nothing to the blackboard (the original's writes are there already).
 
+A task identical to one whose attempt is in flight waits for that answer rather than ask again
+(if the attempt fails for good, the waiting task runs itself).
+
 Only runs planned from a goal reuse answers: in a workflow written by hand, two identical tasks may
 be meant to run twice (sampling, side effects).
 """
@@ -33,6 +36,8 @@ class AnswerCache:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self._answered: dict[bytes, str] = {}
+        self._asked: dict[bytes, str] = {}
+        """What is being asked: by the task whose attempt is in flight."""
         for tid, st in state.tasks.items():  # a resumed run remembers what it answered
             if st.status == SUCCEEDED:
                 self.remember(tid)
@@ -68,16 +73,38 @@ class AnswerCache:
         except (TypeError, msgspec.EncodeError):
             return None
 
+    def asking(self, tid: str) -> None:
+        """`tid` started: an identical task waits for its answer rather than ask again."""
+        key = self.key(self.state.tasks[tid].task)
+        if key is not None:
+            self._asked.setdefault(key, tid)
+
+    def answered(self, tid: str) -> None:
+        """An attempt of `tid` ended (its answer, if it has one, is remembered)."""
+        st = self.state.tasks[tid]
+        key = self.key(st.task)
+        if key is None:
+            return
+        if self._asked.get(key) == tid:
+            del self._asked[key]
+        if st.status == SUCCEEDED:
+            self._answered.setdefault(key, tid)
+
     def remember(self, tid: str) -> None:
         """`tid` succeeded: later identical tasks may take its output."""
         key = self.key(self.state.tasks[tid].task)
         if key is not None:
             self._answered.setdefault(key, tid)
 
-    def find(self, task: Task) -> str | None:
-        """The task that already answered what `task` asks, if any."""
+    def find(self, task: Task) -> tuple[str | None, str | None]:
+        """(the task that already answered what `task` asks, the one in flight that asks it):
+        at most one of them, or neither."""
         key = self.key(task)
-        source = None if key is None else self._answered.get(key)
-        if source is None or source == task.id:
-            return None
-        return source if self.state.tasks[source].status == SUCCEEDED else None
+        if key is None:
+            return None, None
+        source = self._answered.get(key)
+        tasks = self.state.tasks
+        if source is not None and source != task.id and tasks[source].status == SUCCEEDED:
+            return source, None
+        asker = self._asked.get(key)
+        return None, (asker if asker != task.id else None)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium._chain import chain
-from podium.agents import Agent, ModelAgentLoop, TaskCall, run_function_agent
+from podium.agents import Agent, ModelAgentLoop, TaskCall
+from podium.agents._run import AgentOutcome, call_function, function_outcome
 from podium.context import Blackboard, ContextView
 from podium.events import ErrorInfo, Handoff
 from podium.exceptions import StoreError
@@ -87,15 +88,18 @@ class AttemptWorker:
         try:  # the agent's work, checked: its output matches the task's schema and, like its
             # context writes, can be journaled exactly
             agent = self.agents[input.agent]
-            if agent.function is not None:
-                work = run_function_agent(agent, call, pool)
-            else:
-                work = self._model_loop(agent, call, input, emit).run()
+            python = agent.function is not None
+            work = (
+                call_function(agent, call, pool)
+                if python
+                else self._model_loop(agent, call, input, emit).run()
+            )
             if task.timeout_s is None:
-                outcome = await work
+                result = await work
             else:
                 async with self.clock.timeout(task.timeout_s):
-                    outcome = await work
+                    result = await work
+            outcome: AgentOutcome = function_outcome(agent, result) if python else result
             if task.output_schema is not None:
                 validate_output(outcome.output, task.output_schema)
             check_recordable(outcome.output, view.pending)

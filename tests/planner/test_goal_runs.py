@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,8 @@ from podium.events import (
     RunFailed,
     RunSubmitted,
     RunSucceeded,
+    TaskFailed,
+    TaskStarted,
     TaskSucceeded,
 )
 from podium.models import ModelRequest, UserMessage
@@ -222,6 +226,61 @@ async def test_identical_tasks_reuse_the_first_answer() -> None:
     reused = {e.task: e.reused_from for e in of(journal, TaskSucceeded)}
     assert reused == {"t1": None, "t2": "t1", "t3": None}
     assert result.output["from"]["t1"] == result.output["from"]["t2"]
+
+
+async def test_an_identical_task_waits_for_the_answer_in_flight() -> None:
+    asked: list[str] = []
+
+    async def slow(call: TaskCall) -> str:
+        asked.append(call.task_id)
+        await asyncio.sleep(0.01)  # still asking when its twin is ready
+        return "facts"
+
+    async def write(call: TaskCall) -> dict[str, Any]:
+        return dict(call.task_outputs)
+
+    agents = [Agent(name="researcher", function=slow), Agent(name="writer", function=write)]
+    model = ScriptedModel(
+        [
+            plan_answer(
+                task("t1", "researcher", "Find facts about reefs"),
+                task("t2", "researcher", "find facts about REEFS"),
+                task("t3", "writer", "Write", "t1", "t2"),
+            )
+        ]
+    )
+    result, journal = await run_goal(GOAL, model, agents=agents)
+    assert result.status == "succeeded"
+    assert asked == ["t1"]
+    reused = {e.task: e.reused_from for e in of(journal, TaskSucceeded)}
+    assert reused == {"t1": None, "t2": "t1", "t3": None}
+
+
+async def test_a_twin_whose_answer_failed_asks_itself() -> None:
+    asked: list[str] = []
+
+    async def fails_first(call: TaskCall) -> str:
+        asked.append(call.task_id)
+        await asyncio.sleep(0.01)
+        if call.task_id == "t1":
+            raise RuntimeError("no facts today")
+        return "facts"
+
+    agents = [Agent(name="researcher", function=fails_first)]
+    model = ScriptedModel(
+        [
+            plan_answer(
+                task("t1", "researcher", "Find facts about reefs"),
+                task("t2", "researcher", "Find facts about reefs"),
+            )
+        ]
+    )
+    result, journal = await run_goal(GOAL, model, agents=agents)
+    assert asked == ["t1", "t2"]  # t2 waited for t1, which failed: then it asked itself
+    assert result.tasks["t2"]["status"] == "succeeded"
+    failed = next(e.seq for e in of(journal, TaskFailed) if e.task == "t1" and e.final)
+    started = next(e.seq for e in of(journal, TaskStarted) if e.task == "t2")
+    assert started > failed
 
 
 async def test_tasks_that_differ_in_inputs_are_not_reused() -> None:

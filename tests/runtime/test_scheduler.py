@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from podium.events import (
 )
 from podium.exceptions import PlanValidationError, TaskError
 from podium.runtime import critical_paths
+from podium.store._sqlite import SQLiteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -458,3 +460,26 @@ async def test_a_task_that_waits_for_room_is_journaled_ready() -> None:
 
 
 Factory = Callable[[], Agent]
+
+
+async def test_the_starts_of_a_round_are_one_write(tmp_path: Path) -> None:
+    async def quick(call: TaskCall) -> int:
+        return 1
+
+    width = 50
+    plan = Plan(
+        [
+            *[Task(id=f"b{i}", agent="q") for i in range(width)],
+            Task(id="join", agent="q", needs=tuple(f"b{i}" for i in range(width))),
+        ]
+    )
+    store = SQLiteStore(str(tmp_path / "fan.db"))
+    async with Orchestrator(
+        agents=[Agent(name="q", function=quick)], store=store, limits=Limits(max_concurrency=100)
+    ) as orch:
+        before = store.commits
+        result = await orch.run(plan)
+        commits = store.commits - before
+    assert result.status == "succeeded"
+    # the run, its plan with the fan-out's starts, the join's start, the end: not one per task
+    assert commits <= 6, commits
