@@ -62,7 +62,16 @@ from podium.runtime._limits import RunLimits
 from podium.runtime._mapping import Mapping as MapTasks
 from podium.runtime._replan import Replanner, Replans
 from podium.runtime._reuse import AnswerCache
-from podium.runtime._state import FAILED, PENDING, READY, RUNNING, SUCCEEDED, WAITING, RunState
+from podium.runtime._state import (
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SUCCEEDED,
+    TERMINAL,
+    WAITING,
+    RunState,
+)
 from podium.runtime._supervise import FailureDecision
 from podium.runtime._verdict import required_failures, verdict
 
@@ -312,13 +321,15 @@ class RunDriver:
         while self._ready and len(picked) < room and not self._halted():
             entry = heapq.heappop(self._ready)
             tid = entry[2]
-            task = self.state.tasks[tid].task
-            reused = self._reuse_answer(tid)
-            if reused is None:  # an identical task in flight answers it: wait for that
-                deferred.append(entry)
-                continue
-            if reused:
-                continue
+            st = self.state.tasks[tid]
+            task = st.task
+            if self.answers is not None:
+                reused = self._reuse_answer(tid)
+                if reused is None:  # an identical task in flight answers it: wait for that
+                    deferred.append(entry)
+                    continue
+                if reused:
+                    continue
             asks = task.approval is not None or task.risk is not None  # else never waits
             if asks and self._ask(tid, approvals.task_request(task, self.state, self.policy)):
                 self._queued.discard(tid)  # it waits for a person now
@@ -329,7 +340,6 @@ class RunDriver:
                 continue
             self._queued.discard(tid)
             agent, reason, candidates = choice
-            st = self.state.tasks[tid]
             if st.agent is None and agent == task.agent:
                 pass  # its own agent: `TaskStarted` says all there is to say
             elif st.agent != agent or st.attempts == 0:
@@ -546,9 +556,15 @@ class RunDriver:
             if st.status in (RUNNING, READY):
                 self._enqueue(tid)  # in flight at a crash (or ready): run it again
         self._resolve_waiting()
-        for tid in list(self.state.tasks):  # considering may add map sub-tasks
-            if self.state.tasks[tid].status == PENDING:
-                self._consider(tid)
+        tasks = self.state.tasks
+        for tid in list(tasks):  # considering may add map sub-tasks
+            st = tasks[tid]
+            if st.status != PENDING:
+                continue
+            needs = st.task.needs
+            if needs and tasks[needs[0]].status not in TERMINAL:
+                continue  # it waits: it is looked at when its needs settle
+            self._consider(tid)
 
     async def _loop(self) -> None:
         while True:

@@ -220,8 +220,12 @@ class RunState:
 
     def _started(self, ev: TaskStarted) -> None:
         ts = self.tasks[ev.task]
-        if ev.agent != ts.agent or not ts.tried:  # a start on an agent assigns it too
-            self._assigned(ev)
+        agent = ev.agent
+        if agent != ts.agent:  # a start on an agent assigns it too
+            ts.agent_failures = 0
+            ts.agent = agent
+        if not ts.tried or agent not in ts.tried:
+            ts.tried.append(agent)
         ts.status = RUNNING
         ts.attempts = ev.attempt
         ts.started_ts = ev.ts
