@@ -144,6 +144,23 @@ def render_instruction(task: Task, state: RunState) -> str:
     return str(instruction)
 
 
+def bare_input(
+    state: RunState, task: Task, agent: str, *, attempt: int | None = None
+) -> AttemptInput:
+    """An input that only names an attempt (of one that could not be built, or whose result a
+    person approved): the task's latest attempt, unless `attempt` says which."""
+    return AttemptInput(
+        run_id=state.run_id,
+        task=task,
+        agent=agent,
+        attempt=state.tasks[task.id].attempts if attempt is None else attempt,
+        instruction="",
+        inputs={},
+        run_inputs={},
+        task_outputs={},
+    )
+
+
 def attempt_input(
     state: RunState,
     task: Task,
@@ -204,5 +221,6 @@ __all__ = [
     "EventSink",
     "Spent",
     "attempt_input",
+    "bare_input",
     "render_instruction",
 ]

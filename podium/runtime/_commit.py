@@ -1,4 +1,5 @@
-"""Committing a successful attempt: its context writes, checked and merged, then its success.
+"""Committing an attempt's outcome: a success (its context writes, checked and merged, then the
+success), or a failure and what follows it.
 
 A write conflicts when the key's latest version came from a task that is neither this one nor
 upstream of it and the key's merge policy is ``error``: then nothing of the attempt is committed
@@ -9,11 +10,19 @@ merged value and version, and the attempt a `TaskSucceeded`, in one batch of the
 from __future__ import annotations
 
 from podium.context import ContextPolicy
-from podium.events import ContextWritten, ErrorInfo, TaskSucceeded
+from podium.events import (
+    ContextWritten,
+    ErrorInfo,
+    TaskAssigned,
+    TaskFailed,
+    TaskRetrying,
+    TaskSucceeded,
+)
 from podium.exceptions import TaskError
 from podium.runtime._attempt import AttemptInput, AttemptOutcome
 from podium.runtime._graph import Readiness
 from podium.runtime._journal import Journal
+from podium.runtime._supervise import FailureDecision as Decision
 
 
 def commit_success(
@@ -60,4 +69,37 @@ def commit_success(
     return None
 
 
-__all__ = ["commit_success"]
+def commit_failure(journal: Journal, input: AttemptInput, outcome: AttemptOutcome) -> Decision:
+    """Journal a failed attempt and what follows it: the end of the task, or a retry (on a
+    backup agent, if the decision names one). The decision is the retry interceptor's
+    (`AttemptOutcome.decision`); without one, a failure is final."""
+    tid = input.task.id
+    error = outcome.error
+    assert error is not None
+    decision = outcome.decision
+    if not isinstance(decision, Decision):
+        decision = Decision(final=True)
+    journal.emit(
+        TaskFailed,
+        task=tid,
+        agent=input.agent,
+        attempt=input.attempt,
+        error=error,
+        final=decision.final,
+        usage=outcome.usage,
+    )
+    if decision.final:
+        return decision
+    if decision.backup is not None:
+        journal.emit(TaskAssigned, task=tid, agent=decision.backup, reason=decision.reason)
+    journal.emit(
+        TaskRetrying,
+        task=tid,
+        attempt=input.attempt + 1,
+        delay_s=decision.delay_s,
+        reason=decision.reason or error.message,
+    )
+    return decision
+
+
+__all__ = ["commit_failure", "commit_success"]

@@ -2,25 +2,26 @@
 
 The life of a run, as `RunDriver._loop` reads:
 
-1. start every ready task the limits allow, most critical first (`_start_ready`): journal its
-   assignment and start before the attempt begins, then hand its `AttemptInput` to the attempt
-   chain (interceptors, then the executor), started eagerly — a quick attempt is recorded before
-   the next one starts;
+1. start the ready tasks the limits allow, most critical first, in rounds (`_start_ready`):
+   journal a round's assignments and starts in one write, then hand each attempt's
+   `AttemptInput` to the attempt chain (interceptors, then the executor), started eagerly — an
+   attempt that finishes at once is recorded at once, and what it made ready starts next round;
 2. re-plan a branch whose task failed for good, when the run may;
 3. wait for the next attempt to finish (or a stop), and record it (`_record`): a result to
    review, an approval to ask, a success to commit (its context writes with it), or a failure
    and the supervisor's decision — a retry, a backup, or the end of the task;
 4. when nothing runs and nothing is ready, journal how the run ended (`_verdict.verdict`).
 
-One coroutine owns the state; attempts report through an inbox. Every decision is journaled
-before it is acted on, so a crash at any point leaves a journal that `RunState` rebuilds exactly.
+What a settled task makes ready (or skipped, expanded, joined, re-planned) is `Progress`'s
+business (`_progress.py`); this module starts and records attempts. One coroutine owns the
+state; attempts report through an inbox. Every decision is journaled before it is acted on, so a
+crash at any point leaves a journal that `RunState` rebuilds exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -34,46 +35,32 @@ from podium.events import (
     ApprovalRejected,
     ApprovalRequested,
     ErrorInfo,
-    RunCancelled,
-    RunFailed,
-    RunInterrupted,
     RunResumed,
     TaskAssigned,
-    TaskFailed,
     TaskReady,
-    TaskRetrying,
-    TaskSkipped,
     TaskStarted,
-    TaskSucceeded,
 )
-from podium.exceptions import LeaseLost, PodiumError, TaskError
+from podium.exceptions import LeaseLost, TaskError
 from podium.plan import Task
 from podium.policy import ApprovalRequest, Policy
 from podium.runtime import _approvals as approvals
 from podium.runtime._assign import Assigner
-from podium.runtime._attempt import AttemptInput, AttemptOutcome, attempt_input
-from podium.runtime._commit import commit_success
+from podium.runtime._attempt import AttemptInput, AttemptOutcome, attempt_input, bare_input
+from podium.runtime._commit import commit_failure, commit_success
 from podium.runtime._eager import Done, EagerStarter
-from podium.runtime._graph import Inbox, Readiness
+from podium.runtime._errors import first_error
+from podium.runtime._graph import Inbox
 from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
 from podium.runtime._journal import Journal
 from podium.runtime._lease import LeaseKeeper
 from podium.runtime._limits import RunLimits
-from podium.runtime._mapping import Mapping as MapTasks
-from podium.runtime._replan import Replanner, Replans
-from podium.runtime._reuse import AnswerCache
+from podium.runtime._progress import Progress
+from podium.runtime._replan import Replanner
 from podium.runtime._state import (
-    FAILED,
-    PENDING,
-    READY,
-    RUNNING,
-    SUCCEEDED,
-    TERMINAL,
     WAITING,
     RunState,
 )
-from podium.runtime._supervise import FailureDecision
-from podium.runtime._verdict import required_failures, verdict
+from podium.runtime._verdict import stopped, verdict
 
 log = logging.getLogger(__name__)
 
@@ -150,137 +137,24 @@ class RunDriver:
         self.agent_limits = agent_limits
         self.lease = lease
         self.clock = clock
-        self.replans = Replans(replanner, max_replans)
-        self.answers = AnswerCache(state) if reuse_answers else None
-        self.graph = Readiness(state)
-        self.maps = MapTasks(state, journal, max_tasks)
-        self._ready: list[tuple[int, int, str]] = []
-        self._order = itertools.count()
-        self._queued: set[str] = set()
-        self._unannounced: list[str] = []
-        """Tasks queued this turn, journaled as ready only if they wait past it."""
+        self.progress = progress = Progress(
+            state,
+            journal,
+            on_limit=lambda message: self._halt_soon(_Stop("failed", "limit", message)),
+            replanner=replanner,
+            max_replans=max_replans,
+            max_tasks=max_tasks,
+            reuse_answers=reuse_answers,
+        )
+        self.graph = progress.graph
+        self.answers = progress.answers
         self._running: dict[str, tuple[asyncio.Task[AttemptOutcome], AttemptInput]] = {}
         self._per_agent: dict[str, int] = {}
         self._done: Inbox[_Finished | _Stop] = Inbox()
         self._stop: _Stop | None = None
         self._stopped: list[str] = []
         """Tasks whose attempts a stop cancelled."""
-        self._fatal = False
         self._starter: EagerStarter  # set by `drive`, for its task group
-
-    # -- readiness --------------------------------------------------------------------------
-
-    def _consider(self, tid: str) -> None:
-        """Mark a pending task ready, skipped or (for a map parent) expanded, as its needs allow."""
-        st = self.state.tasks[tid]
-        if st.status != PENDING or tid in self._queued:
-            return
-        task = st.task
-        if tid in self.state.revised:
-            self._join_revision(tid)
-            return
-        mapped = task.map is not None and task.parent is None
-        if mapped and tid in self.state.expanded:
-            self._maybe_join(tid)
-            return
-        settled, failed_dep = self.graph.needs_settled(task, self.replans.wanted)
-        if failed_dep is not None:
-            self.emit(TaskSkipped, task=tid, reason=f"needs {failed_dep!r}, which did not succeed")
-            self._settled(tid)
-        elif settled and mapped:
-            self._expand(task)
-        elif settled:  # journaled as ready only if it does not start in this turn
-            self._enqueue(tid)
-            self._unannounced.append(tid)
-
-    def _enqueue(self, tid: str) -> None:
-        self._queued.add(tid)
-        priority = self.graph.priority.get(tid, 1)
-        heapq.heappush(self._ready, (-priority, next(self._order), tid))
-
-    def _settled(self, tid: str) -> None:
-        """A task reached an end: reconsider everything that waits on it."""
-        st = self.state.tasks[tid]
-        if st.status == FAILED and self.replans.request(self.state, tid):
-            return  # `_loop` re-plans its branch; what waits on it keeps waiting
-        failed_required = st.status != SUCCEEDED and not st.task.optional
-        if failed_required and st.task.parent is None:
-            self._fatal = True
-        for dependant in self.graph.settled(tid, failed_required):
-            self._consider(dependant)
-
-    def _fail_now(self, tid: str, error: ErrorInfo) -> None:
-        self.emit(TaskFailed, task=tid, attempt=self.state.tasks[tid].attempts, error=error)
-        self._settled(tid)
-
-    # -- map, re-planning, reuse (the rules are in _mapping.py, _replan.py, _reuse.py) -------
-
-    def _expand(self, task: Task) -> None:
-        outcome = self.maps.expand(task)
-        if isinstance(outcome, ErrorInfo):
-            self._fail_now(task.id, outcome)
-        elif isinstance(outcome, str):
-            self._halt_soon(_Stop("failed", "limit", outcome))
-        else:
-            self.graph.reindex()
-            for child in outcome:
-                self._consider(child)
-            self._maybe_join(task.id)
-
-    def _maybe_join(self, parent: str) -> None:
-        """Join a map parent once every sub-task has settled."""
-        unsettled, bad = self.graph.unsettled_children(parent)
-        if unsettled:
-            return
-        if bad:
-            message = f"mapped items failed: {', '.join(bad)}"
-            self._fail_now(parent, ErrorInfo(type="map_item_failed", message=message))
-            return
-        self.emit(TaskSucceeded, task=parent)  # the fold joins the items' outputs, stored once
-        self._settled(parent)
-
-    async def _replan(self) -> None:
-        """Replace the branch of a task that failed for good, or let its failure stand."""
-        tid = self.replans.wanted.pop(0)
-        replanner = self.replans.replanner
-        tasks = None
-        if replanner is not None and not self._halted():
-            tasks = await replanner.replan(tid, self.state, self.journal.emit_now)
-        over = None if tasks is None else self.maps.over_limit(len(tasks), f"re-planning {tid!r}")
-        if tasks is None or over is not None:
-            if over is not None:
-                self._halt_soon(_Stop("failed", "limit", over))
-            self.replans.declined.add(tid)
-            self._settled(tid)
-            return
-        self.maps.revise(tid, tasks)
-        self.graph.reindex()
-        for t in tasks:
-            self._consider(t.id)
-
-    def _join_revision(self, tid: str) -> None:
-        """A re-planned task ends as the task that replaces it does."""
-        new = self.state.tasks[self.state.revised[tid]]
-        if new.status == SUCCEEDED:
-            self.emit(TaskSucceeded, task=tid, reused_from=new.task.id)
-            self._settled(tid)
-        elif new.status in (FAILED, "skipped"):
-            why = new.error.message if new.error is not None else new.status
-            message = f"its replacement {new.task.id!r} did not succeed: {why}"
-            self._fail_now(tid, ErrorInfo(type="replan_failed", message=message))
-
-    def _reuse_answer(self, tid: str) -> bool | None:
-        """Whether an identical task already answered `tid` (then its output is taken);
-        ``None`` when one in flight is asking the same (`tid` waits for its answer)."""
-        if self.answers is None:
-            return False
-        source, asker = self.answers.find(self.state.tasks[tid].task)
-        if source is None:
-            return None if asker is not None else False
-        self._queued.discard(tid)
-        self.emit(TaskSucceeded, task=tid, reused_from=source)
-        self._settled(tid)
-        return True
 
     # -- starting attempts ------------------------------------------------------------------
 
@@ -292,7 +166,11 @@ class RunDriver:
         """Whether no attempt may start: the run is stopping, failed, or its lease is not surely
         ours any more (then the keeper has asked it to stop)."""
         lease = self.lease
-        return self._stop is not None or self._fatal or (lease is not None and not lease.valid())
+        return (
+            self._stop is not None
+            or self.progress.fatal
+            or (lease is not None and not lease.valid())
+        )
 
     async def _start_ready(self) -> None:
         """Start ready tasks, most critical first, while limits allow, in rounds: journal the
@@ -306,25 +184,23 @@ class RunDriver:
                     self._stopped.append(task.id)
                 else:
                     self._launch(task, agent)
-        if self._unannounced:
-            tasks = self.state.tasks
-            for tid in self._unannounced:
-                if tid in self._queued and tasks[tid].status == PENDING:
-                    self.emit(TaskReady, task=tid)  # it waits for room
-            self._unannounced.clear()
+        if self.progress.unannounced:
+            self.progress.announce()  # what waits for room is ready
 
     def _pick(self) -> list[tuple[Task, str]]:
         """The tasks of the next round, their starts journaled (not yet written)."""
+        progress = self.progress
+        ready, queued = progress.ready, progress.queued
         picked: list[tuple[Task, str]] = []
         deferred: list[tuple[int, int, str]] = []
         room = self.max_concurrency - len(self._running)
-        while self._ready and len(picked) < room and not self._halted():
-            entry = heapq.heappop(self._ready)
+        while ready and len(picked) < room and not self._halted():
+            entry = heapq.heappop(ready)
             tid = entry[2]
             st = self.state.tasks[tid]
             task = st.task
             if self.answers is not None:
-                reused = self._reuse_answer(tid)
+                reused = progress.reuse_answer(tid)
                 if reused is None:  # an identical task in flight answers it: wait for that
                     deferred.append(entry)
                     continue
@@ -332,13 +208,13 @@ class RunDriver:
                     continue
             asks = task.approval is not None or task.risk is not None  # else never waits
             if asks and self._ask(tid, approvals.task_request(task, self.state, self.policy)):
-                self._queued.discard(tid)  # it waits for a person now
+                queued.discard(tid)  # it waits for a person now
                 continue
             choice = self.assigner.assign(task, self._has_room)
             if choice is None:
                 deferred.append(entry)
                 continue
-            self._queued.discard(tid)
+            queued.discard(tid)
             agent, reason, candidates = choice
             if st.agent is None and agent == task.agent:
                 pass  # its own agent: `TaskStarted` says all there is to say
@@ -349,8 +225,7 @@ class RunDriver:
             if self.answers is not None:
                 self.answers.asking(tid)
             picked.append((task, agent))
-        for entry in deferred:
-            heapq.heappush(self._ready, entry)
+        progress.push_back(deferred)
         return picked
 
     def _launch(self, task: Task, agent: str) -> None:
@@ -361,7 +236,7 @@ class RunDriver:
         except TaskError as exc:  # its instruction cannot be rendered
             self._per_agent[agent] -= 1
             error = ErrorInfo(type=exc.kind, message=str(exc), retryable=exc.retryable)
-            self._record(self._input_for(task, agent), AttemptOutcome(error=error))
+            self._record(bare_input(self.state, task, agent), AttemptOutcome(error=error))
             return
         call = AttemptCall(input=input, state=self.state, emit=self.journal.emit_now)
         work: Coroutine[Any, Any, AttemptOutcome] = self.execute(call)  # type: ignore[assignment]
@@ -372,20 +247,6 @@ class RunDriver:
         else:
             self._running[task.id] = (started, input)
             started.add_done_callback(lambda t: self._on_done(t, input))
-
-    def _input_for(self, task: Task, agent: str) -> AttemptInput:
-        """A bare input naming the attempt (for one that could not be built)."""
-        st = self.state.tasks[task.id]
-        return AttemptInput(
-            run_id=self.state.run_id,
-            task=task,
-            agent=agent,
-            attempt=st.attempts,
-            instruction="",
-            inputs={},
-            run_inputs={},
-            task_outputs={},
-        )
 
     def _on_done(self, task: asyncio.Task[AttemptOutcome], input: AttemptInput) -> None:
         if not task.cancelled() and task.exception() is None:
@@ -421,7 +282,7 @@ class RunDriver:
             if error is None:
                 if self.answers is not None:
                     self.answers.answered(tid)
-                self._settled(tid)
+                self.progress.settled(tid)
                 self.assigner.observe(input.task, input.agent)  # outcomes teach the router
                 return
             outcome = AttemptOutcome(error=error, usage=outcome.usage)
@@ -431,36 +292,13 @@ class RunDriver:
         self.assigner.observe(input.task, input.agent)
 
     def _record_failure(self, input: AttemptInput, outcome: AttemptOutcome) -> None:
-        tid = input.task.id
-        error = outcome.error
-        assert error is not None
-        decision = outcome.decision
-        if not isinstance(decision, FailureDecision):
-            decision = FailureDecision(final=True)  # no retry interceptor: a failure is final
-        self.emit(
-            TaskFailed,
-            task=tid,
-            agent=input.agent,
-            attempt=input.attempt,
-            error=error,
-            final=decision.final,
-            usage=outcome.usage,
-        )
+        decision = commit_failure(self.journal, input, outcome)
         if decision.stop is not None:  # a budget, loop, stall or breaker ends the whole run
             self._halt_soon(_Stop("failed", *decision.stop))
         if decision.final:
-            self._settled(tid)
-            return
-        if decision.backup is not None:
-            self.emit(TaskAssigned, task=tid, agent=decision.backup, reason=decision.reason)
-        self.emit(
-            TaskRetrying,
-            task=tid,
-            attempt=input.attempt + 1,
-            delay_s=decision.delay_s,
-            reason=decision.reason or error.message,
-        )
-        self._enqueue(tid)
+            self.progress.settled(input.task.id)
+        else:
+            self.progress.enqueue(input.task.id)
 
     # -- approvals (the rules are in _approvals.py) -----------------------------------------
 
@@ -498,16 +336,14 @@ class RunDriver:
             if approval.pending:
                 continue
             if approval.status != "granted":
-                self._fail_now(tid, approvals.denial(approval))
+                self.progress.fail_now(tid, approvals.denial(approval))
             elif approval.action == "result":  # commit what was approved, as it was
                 agent, output, writes = approvals.approved_result(approval)
-                input = msgspec.structs.replace(
-                    self._input_for(st.task, agent), attempt=approval.attempt
-                )
+                input = bare_input(self.state, st.task, agent, attempt=approval.attempt)
                 self._record(input, AttemptOutcome(output=output, writes=writes))
             else:  # run it again: this time the same action goes through
                 self.emit(TaskReady, task=tid)
-                self._enqueue(tid)
+                self.progress.enqueue(tid)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -550,28 +386,16 @@ class RunDriver:
     def _resume_in_flight(self) -> None:
         if self.state.status in ("waiting", "interrupted"):
             self.emit(RunResumed)
-        self.replans.on_resume(self.state, self.graph.dependants)
-        self._fatal = any(t not in self.replans.wanted for t in required_failures(self.state))
-        for tid, st in self.state.tasks.items():
-            if st.status in (RUNNING, READY):
-                self._enqueue(tid)  # in flight at a crash (or ready): run it again
+        self.progress.resume()
         self._resolve_waiting()
-        tasks = self.state.tasks
-        for tid in list(tasks):  # considering may add map sub-tasks
-            st = tasks[tid]
-            if st.status != PENDING:
-                continue
-            needs = st.task.needs
-            if needs and tasks[needs[0]].status not in TERMINAL:
-                continue  # it waits: it is looked at when its needs settle
-            self._consider(tid)
+        self.progress.consider_pending()
 
     async def _loop(self) -> None:
         while True:
             await self._start_ready()
             await self.flush()
-            if self.replans.wanted:
-                await self._replan()
+            if self.progress.replans.wanted:
+                await self.progress.replan(halted=self._halted())
                 continue
             if not self._running:
                 break
@@ -607,31 +431,11 @@ class RunDriver:
         stop = self._stop
         if stop is None:
             kind, fields = verdict(self.state)
-            self.emit(kind, **fields)
-        elif stop.status == "cancelled":
-            self.emit(RunCancelled, reason=stop.reason)
-        elif stop.status == "interrupted":
-            self.emit(RunInterrupted, reason=stop.reason, tasks=self._stopped)
-        elif stop.status == "failed":
-            self.emit(RunFailed, reason=stop.reason, message=stop.message)
-
-
-def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The exception a failed task group stands for: an interrupt or exit first, then a
-    Podium error, then whatever came first (never a bare cancellation if there is more)."""
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        exc = stack.pop()
-        if isinstance(exc, BaseExceptionGroup):
-            stack.extend(reversed(exc.exceptions))
+        elif stop.status == "lost":
+            return  # nothing more may be journaled
         else:
-            leaves.append(exc)
-    for kinds in ((KeyboardInterrupt, SystemExit), (PodiumError,), (Exception,)):
-        for exc in leaves:
-            if isinstance(exc, kinds):
-                return exc
-    return leaves[0]
+            kind, fields = stopped(stop.status, stop.reason, stop.message, self._stopped)
+        self.emit(kind, **fields)
 
 
-__all__ = ["STOPS", "RunDriver", "first_error"]
+__all__ = ["STOPS", "RunDriver"]

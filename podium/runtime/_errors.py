@@ -108,4 +108,28 @@ def user_traceback(exc: BaseException) -> str | None:
     return text if len(text) <= TRACEBACK_CHARS else "…" + text[-TRACEBACK_CHARS:]
 
 
-__all__ = ["TRACEBACK_CHARS", "check_recordable", "error_info", "user_traceback"]
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception a failed task group stands for: an interrupt or exit first, then a
+    Podium error, then whatever came first (never a bare cancellation if there is more)."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(reversed(exc.exceptions))
+        else:
+            leaves.append(exc)
+    for kinds in ((KeyboardInterrupt, SystemExit), (PodiumError,), (Exception,)):
+        for exc in leaves:
+            if isinstance(exc, kinds):
+                return exc
+    return leaves[0]
+
+
+__all__ = [
+    "TRACEBACK_CHARS",
+    "check_recordable",
+    "error_info",
+    "first_error",
+    "user_traceback",
+]

@@ -11,7 +11,9 @@ from typing import Any
 from podium.events import (
     ErrorInfo,
     Event,
+    RunCancelled,
     RunFailed,
+    RunInterrupted,
     RunPartiallySucceeded,
     RunSucceeded,
     RunWaiting,
@@ -79,4 +81,16 @@ def waiting_message(state: RunState) -> str:
     return "waiting for approval: " + "; ".join(parts) if parts else "waiting for approval"
 
 
-__all__ = ["describe_missing", "required_failures", "verdict", "waiting_message"]
+def stopped(
+    status: str, reason: str, message: str, tasks: list[str]
+) -> tuple[type[Event], dict[str, JSON]]:
+    """How a stopped run ends: cancelled or failed, or interrupted (resumable; `tasks` are those
+    whose attempts the stop cut short)."""
+    if status == "cancelled":
+        return RunCancelled, {"reason": reason}
+    if status == "interrupted":
+        return RunInterrupted, {"reason": reason, "tasks": tasks}
+    return RunFailed, {"reason": reason, "message": message}
+
+
+__all__ = ["describe_missing", "required_failures", "stopped", "verdict", "waiting_message"]
