@@ -60,6 +60,7 @@ class AgentThreads(Executor):
         self._lock = threading.Lock()
         self._threads = 0  # counted threads: working or idle
         self._idle = 0
+        self._unclaimed = 0  # calls queued that no thread has taken yet
         self._shutdown = False
         self._serial = 0
         self.abandoned = 0
@@ -71,7 +72,10 @@ class AgentThreads(Executor):
             if self._shutdown:
                 raise RuntimeError("cannot submit to a pool that was shut down")
             self._queue.put((future, fn, args, kwargs))
-            if self._idle == 0 and self._threads < self.max_workers:
+            self._unclaimed += 1
+            # an idle thread takes one call: more calls than idle threads need another thread
+            # (comparing with the idle count alone misses a thread about to take an earlier call)
+            if self._unclaimed > self._idle and self._threads < self.max_workers:
                 self._spawn()
         return future
 
@@ -113,7 +117,7 @@ class AgentThreads(Executor):
             call.abandoned = True
             self.abandoned += 1
             self._threads -= 1
-            if not self._shutdown and self._idle == 0 and not self._queue.empty():
+            if not self._shutdown and self._unclaimed > self._idle:
                 self._spawn()
         log.warning("a synchronous call was abandoned while it ran; its thread is left to finish")
 
@@ -127,6 +131,7 @@ class AgentThreads(Executor):
                 if item is None:
                     self._threads -= 1
                     return
+                self._unclaimed -= 1
             call, fn, args, kwargs = item
             if not call.set_running_or_notify_cancel():
                 continue
