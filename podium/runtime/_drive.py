@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from podium._chain import chain
 from podium._sync import SYNC_EXECUTOR
 from podium.agents import Agent
-from podium.events import AnyEvent, PlanAccepted, RunUpgraded
+from podium.events import AnyEvent, PlanAccepted, RunSubmitted, RunUpgraded
 from podium.exceptions import LeaseLost, StoreError
 from podium.models._registry import resolve_model
 from podium.plan import Plan, Planner, Workflow
@@ -31,14 +32,14 @@ from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
 from podium.runtime._journal import Journal
 from podium.runtime._lease import LeaseKeeper
 from podium.runtime._limits import RunLimits
-from podium.runtime._planning import plan_goal, replanning
+from podium.runtime._planning import plan_goal, planner_for, replanning
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
 from podium.runtime._supervise import Supervisor
 from podium.runtime._watchdog import WATCHDOG
 from podium.runtime._wiring import built_in
 from podium.runtime._work import AttemptWorker
-from podium.store._lease import Lease
+from podium.store._lease import Lease, new_owner
 
 if TYPE_CHECKING:
     from podium.runtime._orchestrator import Orchestrator
@@ -190,6 +191,62 @@ class Drive:
         await self.journal.flush()
 
 
+async def submit(orch: Orchestrator, submitted: RunSubmitted, *, name: str) -> Lease | None:
+    """Create the run `submitted` records, its lease held by this process; ``None`` if a run
+    of that id exists already."""
+    owner = new_owner()
+    lease_s = orch.limits.lease_s
+    run_id = submitted.run_id
+    if not await orch.store.create_run(run_id, submitted, name=name, owner=owner, lease_s=lease_s):
+        return None
+    return Lease(run_id=run_id, owner=owner, token=1, expires_at=time.time() + lease_s)
+
+
+async def resume_leased(
+    orch: Orchestrator,
+    lease: Lease,
+    *,
+    workflow: Workflow | None = None,
+    on_event: EventCallback | None = None,
+    planner: Planner | None = None,
+    upgrade: bool = False,
+) -> RunResult:
+    """Resume a run with its lease in hand (released at the end, or handed to the drive): with
+    `workflow`, checked against the one the run is bound to; else the recorded one."""
+    run_id = lease.run_id
+    handed = False
+    try:
+        state = RunState.from_events(run_id, await orch.store.load(run_id))
+        assert state.submitted is not None
+        agents = None if workflow is None else orch.agents_for(workflow)
+        upgraded = None
+        if workflow is not None and agents is not None:
+            upgraded = orch.binding.check(state, workflow, agents, upgrade=upgrade)
+        if state.finished:
+            return RunResult.from_state(state)
+        if workflow is None:
+            workflow = orch.load_recorded(state.workflow)
+            agents = orch.agents_for(workflow)
+        assert agents is not None
+        goal = state.submitted.goal is not None
+        chosen = planner_for(planner, workflow.planner, orch.planner, goal=goal)
+        handed = True
+        drive = Drive(
+            orch,
+            state,
+            workflow,
+            agents,
+            lease=lease,
+            planner=chosen,
+            on_event=on_event,
+            upgrade=upgraded,
+        )
+        return await drive.run()
+    finally:
+        if not handed:
+            await orch.leases.release(lease)
+
+
 @dataclass(frozen=True, slots=True)
 class Wiring:
     """What every run of one workflow on one orchestrator is wired with: built for the first
@@ -262,4 +319,4 @@ async def _deliver(callback: EventCallback, event: AnyEvent) -> None:
         await result
 
 
-__all__ = ["Control", "Drive", "Wiring", "wiring"]
+__all__ = ["Control", "Drive", "Wiring", "resume_leased", "submit", "wiring"]

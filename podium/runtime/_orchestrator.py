@@ -11,13 +11,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from podium.agents import Agent, agent_table
-from podium.agents._handoff import check_handoffs
+from podium.agents import Agent
 from podium.events import AnyEvent, RunSubmitted, unencodable
 from podium.exceptions import ConfigError, RunNotFound
 from podium.models._prices import PriceTable, default_prices
-from podium.models._registry import resolve_model
-from podium.plan import Plan, check_plan
+from podium.plan import Plan
 from podium.plan._planner import Planner
 from podium.plan._workflow import Workflow
 from podium.policy import Approval, Policy
@@ -26,7 +24,7 @@ from podium.routing import LearningRouter, Router, ScoringRouter
 from podium.runtime._approvals import pending_approvals
 from podium.runtime._decisions import cancel_run, decide
 from podium.runtime._digest import Binding, load_recorded
-from podium.runtime._drive import Control, Drive, Wiring
+from podium.runtime._drive import Control, Drive, Wiring, resume_leased, submit
 from podium.runtime._executor import Executor, LocalExecutor
 from podium.runtime._interceptors import check_interceptor
 from podium.runtime._lease import Leases
@@ -37,9 +35,10 @@ from podium.runtime._planning import goal_of, planner_for
 from podium.runtime._replay import Cassette, as_cassette
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
+from podium.runtime._team import Team
 from podium.runtime._watchdog import Watchdog
 from podium.store import Outcome, OutcomeStats, Store, open_store
-from podium.store._lease import Lease, new_owner
+from podium.store._lease import Lease
 
 JSON = Any
 EventCallback = Callable[[AnyEvent], None] | Callable[[AnyEvent], Awaitable[None]]
@@ -116,7 +115,9 @@ class Orchestrator:
             raise ConfigError("give `record` or `replay`, not both")
         self.cassette = as_cassette(record, "record") or as_cassette(replay, "replay")
         self.prices = prices if prices is not None else default_prices()
-        self.agents = agent_table(agents)
+        replaying = self.cassette is not None and self.cassette.replaying
+        self.team = Team(agents, calls_models=not replaying)
+        self.agents = self.team.agents
         self.store: Store = open_store(store) if store is None or isinstance(store, str) else store
         self.limits = limits or Limits()
         self.router: Router = router or ScoringRouter()
@@ -147,9 +148,9 @@ class Orchestrator:
         self.binding = Binding()
         self.watchdog = Watchdog()
         self.controls: dict[str, Control] = {}
-        self._load_recorded = workflow_loader
+        self.load_recorded = workflow_loader
+        """Rebuilds the workflow a run recorded (for a resume without one)."""
         self._opened = False
-        self._usable_models: set[str] = set()
 
     async def __aenter__(self) -> Orchestrator:
         await self.open()
@@ -192,49 +193,8 @@ class Orchestrator:
     # -- submitting -------------------------------------------------------------------------
 
     def agents_for(self, workflow: Workflow) -> dict[str, Agent]:
-        """The orchestrator's agents and the workflow's, its models checked."""
-        table = dict(self.agents)
-        for agent in workflow.agents:
-            if agent.name in table and table[agent.name] is not agent:
-                raise ConfigError(
-                    f"agent {agent.name!r} is defined by both the workflow and the orchestrator"
-                )
-            table[agent.name] = agent
-        check_handoffs(table)
-        self._check_models(table)
-        return table
-
-    def _check_models(self, agents: Mapping[str, Agent]) -> None:
-        """A model that cannot be had (no API key, a missing extra or file) is a
-        `ConfigError` now, once, rather than a failure of every task that would use it."""
-        if self.cassette is not None and self.cassette.replaying:
-            return  # replaying calls no model
-        for agent in agents.values():
-            name = agent.model
-            if not isinstance(name, str) or name in self._usable_models:
-                continue
-            try:
-                resolve_model(name)
-            except ConfigError as exc:
-                raise ConfigError(f"agent {agent.name!r}: {exc}") from None
-            self._usable_models.add(name)
-
-    def _validate(self, workflow: Workflow, agents: Mapping[str, Agent]) -> None:
-        key = (
-            tuple(sorted((n, a.capabilities) for n, a in agents.items())),
-            tuple(workflow.input_names() or ()),
-            self.limits.max_tasks,
-        )
-        if workflow.plan.checked == key:
-            return  # validated before against the same agents and inputs
-        check_plan(
-            workflow.plan,
-            agents={name: a.capabilities for name, a in agents.items()},
-            input_names=workflow.input_names(),
-            locate=workflow.locate,
-            max_tasks=self.limits.max_tasks,
-        )
-        workflow.plan.checked = key
+        """The orchestrator's agents and the workflow's, their models checked."""
+        return self.team.for_workflow(workflow)
 
     async def run(
         self,
@@ -271,7 +231,7 @@ class Orchestrator:
         agents = self.agents_for(wf)
         chosen = planner_for(planner, wf.planner, self.planner, goal=goal is not None)
         if goal is None:
-            self._validate(wf, agents)
+            self.team.validate(wf, agents, max_tasks=self.limits.max_tasks)
         elif chosen is not None:
             chosen.resolved_model()  # a model that cannot be had fails before submitting
         bound = wf.bind_inputs(inputs or {})
@@ -293,15 +253,11 @@ class Orchestrator:
             goal=goal,
             digest=self.binding.digest(wf, agents),
         )
-        owner = new_owner()
-        lease_s = self.limits.lease_s
-        if not await self.store.create_run(
-            run_id, submitted, name=wf.name, owner=owner, lease_s=lease_s
-        ):
+        lease = await submit(self, submitted, name=wf.name)
+        if lease is None:  # the run exists: go on with it
             return await self.resume(
                 run_id, workflow=wf, on_event=on_event, planner=planner, upgrade=upgrade
             )
-        lease = Lease(run_id=run_id, owner=owner, token=1, expires_at=time.time() + lease_s)
         state = RunState.from_events(run_id, [submitted])
         drive = Drive(self, state, wf, agents, lease=lease, planner=chosen, on_event=on_event)
         return await drive.run()
@@ -342,38 +298,9 @@ class Orchestrator:
         upgrade: bool = False,
     ) -> RunResult:
         """`resume` with the run's lease in hand (it is released, or handed to the drive)."""
-        run_id = lease.run_id
-        handed = False
-        try:
-            state = RunState.from_events(run_id, await self.store.load(run_id))
-            assert state.submitted is not None
-            agents = None if workflow is None else self.agents_for(workflow)
-            upgraded = None
-            if workflow is not None and agents is not None:
-                upgraded = self.binding.check(state, workflow, agents, upgrade=upgrade)
-            if state.finished:
-                return RunResult.from_state(state)
-            if workflow is None:
-                workflow = self._load_recorded(state.workflow)
-                agents = self.agents_for(workflow)
-            assert agents is not None
-            goal = state.submitted.goal is not None
-            chosen = planner_for(planner, workflow.planner, self.planner, goal=goal)
-            handed = True
-            drive = Drive(
-                self,
-                state,
-                workflow,
-                agents,
-                lease=lease,
-                planner=chosen,
-                on_event=on_event,
-                upgrade=upgraded,
-            )
-            return await drive.run()
-        finally:
-            if not handed:
-                await self.leases.release(lease)
+        return await resume_leased(
+            self, lease, workflow=workflow, on_event=on_event, planner=planner, upgrade=upgrade
+        )
 
     def save_outcomes(self, outcomes: list[Outcome | OutcomeStats]) -> None:
         """Add a run's task outcomes to the store's statistics, for the runs after it (in
