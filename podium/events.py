@@ -451,6 +451,12 @@ TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
 RunStatus = Literal[
     "running", "succeeded", "partially_succeeded", "failed", "cancelled", "waiting", "interrupted"
 ]
+"""Where a run stands."""
+
+TaskStatus = Literal[
+    "pending", "ready", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"
+]
+"""Where a task stands (``cancelled``: the run ended while its attempt ran)."""
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
@@ -566,6 +572,7 @@ __all__ = [
     "TaskRetrying",
     "TaskSkipped",
     "TaskStarted",
+    "TaskStatus",
     "TaskSucceeded",
     "ToolCalled",
     "Usage",

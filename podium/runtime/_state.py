@@ -30,6 +30,7 @@ from podium.events import (
     RunInterrupted,
     RunPartiallySucceeded,
     RunResumed,
+    RunStatus,
     RunSubmitted,
     RunSucceeded,
     RunUpgraded,
@@ -47,75 +48,21 @@ from podium.events import (
 from podium.plan import Plan, Task, task_from_data
 from podium.policy import ApprovalBook
 from podium.runtime._output import map_items, run_output
+from podium.runtime._task_state import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TERMINAL,
+    UNFINISHED_RUN,
+    WAITING,
+    TaskState,
+)
 
 JSON = Any
-
-PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
-    "pending",
-    "ready",
-    "running",
-    "succeeded",
-    "failed",
-    "skipped",
-)
-TERMINAL = frozenset({SUCCEEDED, FAILED, SKIPPED})
-WAITING = "waiting"
-"""A task whose next step waits for a human's approval (see `RunState.approvals`)."""
-CANCELLED = "cancelled"
-"""A task whose attempt was cut short because the run itself ended (cancelled, or failed on a
-timeout or a budget): it never finished."""
-UNFINISHED_RUN = frozenset({"running", "waiting", "interrupted"})
-"""Run statuses from which a run can still go on (`podium resume`)."""
-
-
-class TaskState:
-    """Where one task stands."""
-
-    __slots__ = (
-        "agent",
-        "agent_failures",
-        "attempts",
-        "ended_ts",
-        "error",
-        "failures",
-        "output",
-        "retry_at",
-        "started_ts",
-        "status",
-        "steps",
-        "task",
-        "tried",
-        "usage",
-    )
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.status = PENDING
-        self.agent: str | None = None
-        self.attempts = 0
-        self.failures = 0
-        self.output: JSON = None
-        self.error: ErrorInfo | None = None
-        self.started_ts: float | None = None
-        self.ended_ts: float | None = None
-        self.usage = Usage()
-        self.agent_failures = 0
-        """Failed attempts on the current agent (a backup starts again from 0)."""
-        self.tried: list[str] = []
-        """Every agent the task was assigned to, in order."""
-        self.retry_at: float | None = None
-        """When the next attempt may start (a `TaskRetrying` delay)."""
-        self.steps = 0
-        """Model calls and tool calls made by its attempts."""
-
-    def to_json(self) -> dict[str, JSON]:
-        return {
-            "status": self.status,
-            "agent": self.agent,
-            "attempts": self.attempts,
-            "output": self.output,
-            "error": None if self.error is None else msgspec.to_builtins(self.error),
-        }
 
 
 class RunState:
@@ -123,7 +70,7 @@ class RunState:
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        self.status = "running"
+        self.status: RunStatus = "running"
         self.reason = ""
         self.message = ""
         self.submitted: RunSubmitted | None = None
@@ -305,7 +252,7 @@ class RunState:
         ts.error = ErrorInfo(type="skipped", message=ev.reason)
         ts.ended_ts = ev.ts
 
-    def _end(self, status: str, ev: AnyEvent, output: JSON = None) -> None:
+    def _end(self, status: RunStatus, ev: AnyEvent, output: JSON = None) -> None:
         self.status = status
         self.ended_ts = ev.ts
         self.output = output
@@ -442,3 +389,19 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     PlanFallback: _plan_fallback,
     PlanRevised: _plan_revised,
 }
+
+
+__all__ = [  # the statuses and `TaskState` live in _task_state.py; most code reads them here
+    "CANCELLED",
+    "FAILED",
+    "PENDING",
+    "READY",
+    "RUNNING",
+    "SKIPPED",
+    "SUCCEEDED",
+    "TERMINAL",
+    "UNFINISHED_RUN",
+    "WAITING",
+    "RunState",
+    "TaskState",
+]
