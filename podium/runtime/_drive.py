@@ -143,8 +143,11 @@ class Drive:
         orch, state, agents = self.orch, self.state, self.agents
         if orch.learner is not None:
             await orch.learner.prepare(orch.store)  # route by what earlier runs learned
-        if self.on_event is not None and state.submitted is not None and state.plan is None:
-            await _deliver(self.on_event, state.submitted)
+        if state.submitted is not None and state.plan is None:  # the store wrote it: tell
+            if orch.hub.active:  # whom the journal would have told
+                orch.hub.publish(state.submitted)
+            if self.on_event is not None:
+                await _deliver(self.on_event, state.submitted)
         goal = state.submitted is not None and state.submitted.goal is not None
         if state.plan is None and goal and self.planner is not None:
             await plan_goal(self.journal, planner=self.planner, agents=agents)

@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from podium.events import AnyEvent
+from podium.events import AnyEvent, RunCancelled, RunFailed, RunPartiallySucceeded, RunSucceeded
 from podium.models._base import ModelResponse
 from podium.models._calls import CallModel, ModelCallInput
 from podium.runtime._attempt import AttemptOutcome
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 JSON = Any
 DEFAULT_BUFFER = 10_000
+_FINAL = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
+FORGET_AFTER = 1_000
+"""Ended runs whose last delivered event a subscription remembers (to drop duplicates)."""
+FILL_RETRY_S = 1.0
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -93,8 +97,10 @@ class Subscription:
         self.dropped_notices = 0
         """Notices not delivered because the buffer was full."""
         self._items: deque[AnyEvent | Notice] = deque()
-        self._last: dict[str, int] = {}  # run → the last seq queued or delivered
-        self._gaps: dict[str, int] = {}  # run → the last seq delivered before events were dropped
+        self._queued: dict[str, int] = {}  # run → the last seq queued
+        self._delivered: dict[str, int] = {}  # run → the last seq delivered
+        self._gaps: dict[str, int] = {}  # run → the last seq queued before events were dropped
+        self._finished: deque[str] = deque()  # runs that ended, oldest first
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -104,10 +110,10 @@ class Subscription:
                 self.dropped_notices += 1
                 return
         elif len(self._items) >= self.max_buffer or item.run_id in self._gaps:
-            self._gaps.setdefault(item.run_id, self._last.get(item.run_id, item.seq - 1))
+            self._gaps.setdefault(item.run_id, self._queued.get(item.run_id, item.seq - 1))
             return
         else:
-            self._last[item.run_id] = item.seq
+            self._queued[item.run_id] = item.seq
         self._items.append(item)
         self._start()
         self._wake.set()
@@ -127,12 +133,30 @@ class Subscription:
             await self._wake.wait()
 
     async def _fill(self, run_id: str, after: int) -> None:
-        """Deliver what was dropped for `run_id`, read back from the store."""
-        for event in await self.hub.store.load(run_id, after_seq=after):
+        """Deliver what was dropped for `run_id`, read back from the store (events queued
+        meanwhile and read back too are given once: `_give` skips what was delivered)."""
+        try:
+            missed = await self.hub.store.load(run_id, after_seq=after)
+        except Exception:  # the store is away: try again in a while
+            log.warning("listener %r: could not read back run %s", self.listener, run_id)
+            self._gaps.setdefault(run_id, after)
+            await asyncio.sleep(FILL_RETRY_S)
+            return
+        for event in missed:
             await self._give(event)
-            self._last[run_id] = event.seq
 
     async def _give(self, item: AnyEvent | Notice) -> None:
+        if not isinstance(item, Notice):
+            run_id = item.run_id
+            if item.seq <= self._delivered.get(run_id, -1):
+                return  # read back from the store already
+            self._delivered[run_id] = item.seq
+            if type(item) in _FINAL:  # the run is over: forget it, a while later
+                self._finished.append(run_id)
+                if len(self._finished) > FORGET_AFTER:
+                    old = self._finished.popleft()
+                    self._delivered.pop(old, None)
+                    self._queued.pop(old, None)
         try:
             if isinstance(item, Notice):
                 result = self.listener.on_notice(item)
