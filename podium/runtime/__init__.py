@@ -22,7 +22,8 @@ from podium.runtime._listeners import Notice, Subscription
 from podium.runtime._orchestrator import Orchestrator, new_run_id
 from podium.runtime._replay import Cassette
 from podium.runtime._result import RunResult
-from podium.runtime._state import RunState, TaskState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import TaskState
 from podium.runtime._work import AttemptWorker
 
 __all__ = [

@@ -15,8 +15,9 @@ from typing import Any
 from podium.agents import Agent
 from podium.plan import Task
 from podium.routing import LearningRouter, Router, task_kind
-from podium.runtime._state import FAILED, SUCCEEDED, RunState
+from podium.runtime._state import RunState
 from podium.runtime._supervise import Supervisor
+from podium.runtime._task_state import FAILED, SUCCEEDED
 from podium.store import Outcome, OutcomeStats
 from podium.store._outcomes import OutcomeSums
 

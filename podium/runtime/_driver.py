@@ -56,10 +56,8 @@ from podium.runtime._lease import LeaseKeeper
 from podium.runtime._limits import RunLimits
 from podium.runtime._progress import Progress
 from podium.runtime._replan import Replanner
-from podium.runtime._state import (
-    WAITING,
-    RunState,
-)
+from podium.runtime._state import RunState
+from podium.runtime._task_state import WAITING
 from podium.runtime._verdict import stopped, verdict
 
 log = logging.getLogger(__name__)

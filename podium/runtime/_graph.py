@@ -13,7 +13,8 @@ from collections.abc import Collection
 from typing import Generic, TypeVar
 
 from podium.plan import Plan, Task
-from podium.runtime._state import FAILED, SKIPPED, SUCCEEDED, TERMINAL, RunState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import FAILED, SKIPPED, SUCCEEDED, TERMINAL
 
 T = TypeVar("T")
 

@@ -20,7 +20,8 @@ from podium.plan import DEFAULT_MAX_TASKS
 from podium.reliability._budget import Budget
 from podium.reliability._guards import Guards
 from podium.runtime._attempt import Allowance, AttemptLimits, Spent
-from podium.runtime._state import RunState, TaskState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import TaskState
 from podium.store._lease import DEFAULT_LEASE_S
 
 JSON = Any

@@ -253,40 +253,35 @@ class Notices:
         )
         return now
 
+    async def _around(
+        self, what: Literal["attempt", "model", "tool"], where: Where, step: Any, input: Any
+    ) -> Any:
+        """`step(input)`, announced as started and as finished (with its error, if any)."""
+        started = self._say(what, where)
+        try:
+            result = await step(input)
+        except BaseException as exc:
+            self._say(what, where, started, _text(exc))
+            raise
+        error = getattr(result, "error", None) if what == "attempt" else None
+        self._say(what, where, started, None if error is None else error.message)
+        return result
+
     async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
         i = call.input
         where = (i.run_id, i.task.id, i.agent, i.attempt, i.agent)
-        started = self._say("attempt", where)
-        try:
-            outcome = await next(call)
-        except BaseException as exc:
-            self._say("attempt", where, started, _text(exc))
-            raise
-        error = outcome.error
-        self._say("attempt", where, started, None if error is None else error.message)
+        outcome: AttemptOutcome = await self._around("attempt", where, next, call)
         return outcome
 
     async def request(self, input: ModelCallInput, next: CallModel) -> ModelResponse:
         where = (input.run_id, input.task_id, input.agent, input.attempt, input.model.name)
-        started = self._say("model", where)
-        try:
-            response = await next(input)
-        except BaseException as exc:
-            self._say("model", where, started, _text(exc))
-            raise
-        self._say("model", where, started)
+        response: ModelResponse = await self._around("model", where, next, input)
         return response
 
     async def call(self, input: ToolCallInput, next: CallTool) -> ToolCallResult:
         c = input.context
         where = (c.run_id, c.task_id, c.agent, input.attempt, input.tool.name)
-        started = self._say("tool", where)
-        try:
-            result = await next(input)
-        except BaseException as exc:
-            self._say("tool", where, started, _text(exc))
-            raise
-        self._say("tool", where, started)
+        result: ToolCallResult = await self._around("tool", where, next, input)
         return result
 
 

@@ -22,7 +22,8 @@ from podium.runtime._journal import Journal
 from podium.runtime._mapping import Mapping as MapTasks
 from podium.runtime._replan import Replanner, Replans
 from podium.runtime._reuse import AnswerCache
-from podium.runtime._state import FAILED, PENDING, READY, RUNNING, SUCCEEDED, TERMINAL, RunState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import FAILED, PENDING, READY, RUNNING, SUCCEEDED, TERMINAL
 from podium.runtime._verdict import required_failures
 
 

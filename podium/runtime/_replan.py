@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from podium.plan import Task
-from podium.runtime._state import FAILED, SUCCEEDED, TERMINAL, RunState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import FAILED, SUCCEEDED, TERMINAL
 
 if TYPE_CHECKING:
     from podium.agents import Agent

@@ -20,7 +20,8 @@ from typing import Any
 import msgspec
 
 from podium.plan import Task, TemplateError, render
-from podium.runtime._state import SUCCEEDED, RunState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import SUCCEEDED
 
 JSON = Any
 

@@ -56,7 +56,6 @@ from podium.runtime._task_state import (
     RUNNING,
     SKIPPED,
     SUCCEEDED,
-    TERMINAL,
     UNFINISHED_RUN,
     WAITING,
     TaskState,
@@ -391,17 +390,4 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
 }
 
 
-__all__ = [  # the statuses and `TaskState` live in _task_state.py; most code reads them here
-    "CANCELLED",
-    "FAILED",
-    "PENDING",
-    "READY",
-    "RUNNING",
-    "SKIPPED",
-    "SUCCEEDED",
-    "TERMINAL",
-    "UNFINISHED_RUN",
-    "WAITING",
-    "RunState",
-    "TaskState",
-]
+__all__ = ["RunState"]

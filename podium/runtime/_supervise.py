@@ -29,7 +29,7 @@ from podium.reliability._clock import Clock
 from podium.reliability._retry import RetryPolicy
 from podium.runtime._attempt import AttemptOutcome, EventSink
 from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
-from podium.runtime._state import TaskState
+from podium.runtime._task_state import TaskState
 
 JSON = Any
 
@@ -294,28 +294,17 @@ async def opened_on(
 ) -> None:
     """Journal that `breaker` opened on an attempt of `task`, and alert (callback, webhook)."""
     policy = breaker.policy
-    await emit(
-        BreakerOpened,
-        scope=breaker.scope,
-        name=breaker.name,
-        failure_rate=breaker.opened_rate,
-        calls=breaker.opened_calls,
-        cooldown_s=policy.cooldown_s,
-        action=policy.on_open,
-        task=task,
-    )
-    alert = BreakerAlert(
-        run_id=run_id,
-        scope=breaker.scope,
-        name=breaker.name,
-        failure_rate=breaker.opened_rate,
-        calls=breaker.opened_calls,
-        cooldown_s=policy.cooldown_s,
-        action=policy.on_open,
-        task=task,
-        ts=clock.time(),
-    )
-    await send_alert(policy, alert)
+    what: dict[str, Any] = {
+        "scope": breaker.scope,
+        "name": breaker.name,
+        "failure_rate": breaker.opened_rate,
+        "calls": breaker.opened_calls,
+        "cooldown_s": policy.cooldown_s,
+        "action": policy.on_open,
+        "task": task,
+    }
+    await emit(BreakerOpened, **what)
+    await send_alert(policy, BreakerAlert(run_id=run_id, ts=clock.time(), **what))
 
 
 def _pause_hash(task: str, breaker: CircuitBreaker, attempt: int) -> str:

@@ -18,7 +18,8 @@ from podium.events import (
     RunSucceeded,
     RunWaiting,
 )
-from podium.runtime._state import FAILED, SKIPPED, SUCCEEDED, TERMINAL, WAITING, RunState
+from podium.runtime._state import RunState
+from podium.runtime._task_state import FAILED, SKIPPED, SUCCEEDED, TERMINAL, WAITING
 
 JSON = Any
 
