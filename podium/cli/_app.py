@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -63,6 +64,34 @@ PricesOption = Annotated[
         metavar="FILE",
         help="Model prices (YAML/JSON: name: {input_per_mtok: USD, output_per_mtok: USD}) on top"
         " of the built-in ones and $PODIUM_PRICES.",
+        show_default=False,
+    ),
+]
+
+
+class ExecutorName(StrEnum):
+    """Where a run's attempts run (``--executor``)."""
+
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOption = Annotated[
+    ExecutorName | None,
+    typer.Option(
+        "--executor",
+        help="Where attempts run: local (this process) or ray (a Ray cluster; pip install"
+        " 'podium\\[ray]'). Default: the workflow file's `executor`, else local.",
+        show_default=False,
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDR",
+        help="The Ray cluster (auto, ray://HOST:PORT or HOST:PORT); default: the file's, else a"
+        " new local Ray instance. Implies --executor ray.",
         show_default=False,
     ),
 ]
@@ -232,6 +261,8 @@ def run(
             " this one (recorded in the run's journal).",
         ),
     ] = False,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Run a workflow file (or plan a goal for a team) and print the result.
 
@@ -266,6 +297,8 @@ def run(
                 record=record,
                 replay=replay,
                 upgrade=upgrade,
+                executor=None if executor is None else executor.value,
+                ray_address=ray_address,
             )
         )
     _report(outcome, as_json=as_json, console=console)
@@ -274,6 +307,7 @@ def run(
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to continue.", show_default=False)],
+    *,
     store: StoreOption = None,
     as_json: JsonOption = False,
     prices: PricesOption = None,
@@ -287,6 +321,8 @@ def resume(
             show_default=False,
         ),
     ] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Continue a run from its journal (a finished run is only reported).
 
@@ -299,7 +335,15 @@ def resume(
         table = _prices(prices)
         workflow = None if upgrade is None else _load(upgrade)
         outcome = asyncio.run(
-            resume_run(run_id, store=store, console=live, prices=table, upgrade=workflow)
+            resume_run(
+                run_id,
+                store=store,
+                console=live,
+                prices=table,
+                upgrade=workflow,
+                executor=None if executor is None else executor.value,
+                ray_address=ray_address,
+            )
         )
     _report(outcome, as_json=as_json, console=console)
 

@@ -14,9 +14,13 @@ from rich.console import Console
 from podium.cli._inputs import add_import_paths
 from podium.cli._live import RunView, show_live
 from podium.events import AnyEvent
+from podium.exceptions import ConfigError
 from podium.models._prices import PriceTable
 from podium.plan import Planner, Workflow
-from podium.runtime import Limits, Orchestrator, RunResult, RunState, new_run_id
+from podium.plan._workflow import ExecutorSpec
+from podium.runtime import Executor, Limits, Orchestrator, RunResult, RunState, new_run_id
+from podium.runtime._digest import load_recorded
+from podium.runtime.ray import RayExecutor
 from podium.store import RunInfo, open_store
 
 JSON = Any
@@ -86,6 +90,34 @@ async def _drive(orch: Orchestrator, run_id: str, start: Start, console: Console
     return Outcome(result=result, state=state, interrupted=interrupt.requested)
 
 
+def executor_for(
+    spec: ExecutorSpec | None, *, choice: str | None = None, address: str | None = None
+) -> Executor | None:
+    """The executor of a run: ``--executor`` (`choice`) over the workflow file's ``executor``
+    (`spec`), local by default; ``--ray-address`` implies Ray. ``None``: the orchestrator's
+    default (local) one."""
+    if address is not None and choice == "local":
+        raise ConfigError(
+            "--ray-address is the address of a Ray cluster: give it with --executor ray"
+        )
+    kind = choice or ("ray" if address is not None else None) or (spec.kind if spec else "local")
+    if kind == "local":
+        return None
+    ray_spec = spec if spec is not None and spec.kind == "ray" else ExecutorSpec(kind="ray")
+    return RayExecutor.from_spec(ray_spec, address=address)
+
+
+def _recorded_executor(state: RunState, upgrade: Workflow | None) -> ExecutorSpec | None:
+    """The ``executor`` section of the workflow file a run goes on with (``None`` for a run
+    submitted from Python: resuming it fails on its own)."""
+    if upgrade is not None:
+        return upgrade.executor
+    try:
+        return load_recorded(state.workflow).executor
+    except ConfigError:
+        return None
+
+
 async def run_workflow(
     workflow: Workflow,
     *,
@@ -100,11 +132,14 @@ async def run_workflow(
     goal: str | None = None,
     planner: Planner | None = None,
     upgrade: bool = False,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> Outcome:
     """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view.
 
     `record` and `replay` name a cassette of the run's model and tool exchanges. With a `goal`,
-    `workflow` is a team (an agents file) and `planner` plans the goal for it.
+    `workflow` is a team (an agents file) and `planner` plans the goal for it. `executor`
+    (``local`` or ``ray``) and `ray_address` override the workflow's ``executor``.
     """
     run_id = run_id or new_run_id()
 
@@ -121,7 +156,20 @@ async def run_workflow(
             upgrade=upgrade,
         )
 
-    orch = Orchestrator(store=store, limits=limits, prices=prices, record=record, replay=replay)
+    chosen = executor_for(workflow.executor, choice=executor, address=ray_address)
+    if chosen is not None and (record is not None or replay is not None):
+        raise ConfigError(
+            f"--record and --replay need the local executor, not {chosen.name!r}: the cassette"
+            " is a file of this process"
+        )
+    orch = Orchestrator(
+        store=store,
+        limits=limits,
+        prices=prices,
+        record=record,
+        replay=replay,
+        executor=chosen,
+    )
     async with orch:
         return await _drive(orch, run_id, start, console)
 
@@ -133,12 +181,19 @@ async def resume_run(
     console: Console | None,
     prices: PriceTable | None = None,
     upgrade: Workflow | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> Outcome:
     """Continue a run from its journal, recompiling the workflow file it recorded (or going on
-    with `upgrade`, which the journal then records)."""
-    async with Orchestrator(store=store, prices=prices) as orch:
-        recorded = await orch.state(run_id)  # raises RunNotFound for an unknown id
-        add_import_paths(recorded.workflow.get("path"))
+    with `upgrade`, which the journal then records), on the executor that file asks for unless
+    `executor` and `ray_address` say otherwise."""
+    recorded, _ = await load_run(run_id, store=store)  # raises RunNotFound for an unknown id
+    add_import_paths(recorded.workflow.get("path"))
+    spec = None if recorded.finished else _recorded_executor(recorded, upgrade)
+    chosen = executor_for(spec, choice=executor, address=ray_address)
+    if recorded.finished:
+        chosen = None  # it is only reported: no executor is started for it
+    async with Orchestrator(store=store, prices=prices, executor=chosen) as orch:
 
         def start(
             orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]

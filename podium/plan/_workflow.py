@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from podium.context import ContextPolicy
 from podium.exceptions import ConfigError
@@ -71,6 +71,31 @@ class InputSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorSpec:
+    """Where a workflow's attempts run: the ``executor`` section of a workflow file.
+
+    ``podium run`` and ``podium resume`` build the executor from it (their ``--executor``
+    overrides it); in Python, pass the executor itself: ``Orchestrator(executor=...)``.
+
+    Attributes:
+        kind: ``"local"`` (the driving process) or ``"ray"`` (a Ray cluster: see
+            `podium.runtime.ray.RayExecutor`, whose arguments the other fields are).
+        address: the Ray cluster (``None``: a new local Ray instance).
+        num_cpus: CPUs of a new local Ray instance.
+        runtime_env: Ray's runtime environment of the workers.
+        agent_resources: what each agent's attempts ask of Ray, by agent name.
+        max_concurrency: attempts of an agent in flight at once on the cluster, by agent name.
+    """
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    num_cpus: int | None = None
+    runtime_env: Mapping[str, JSON] = field(default_factory=dict)
+    agent_resources: Mapping[str, Mapping[str, JSON]] = field(default_factory=dict)
+    max_concurrency: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Workflow:
     """A runnable plan: tasks, the agents they may use, declared inputs.
 
@@ -91,6 +116,8 @@ class Workflow:
         interceptors: wrap this workflow's attempts, model calls and tool calls, inside the
             orchestrator's own interceptors (the ``interceptors`` section of a file: import
             paths).
+        executor: where the file asks its attempts to run (the ``executor`` section; ``None``:
+            it does not say). Read by the command line, which builds the executor.
     """
 
     name: str
@@ -106,6 +133,7 @@ class Workflow:
     planner: Planner | None = None
     prices: Mapping[str, Price] = field(default_factory=dict)
     interceptors: Sequence[Any] = ()
+    executor: ExecutorSpec | None = None
 
     def input_names(self) -> list[str] | None:
         return None if self.inputs is None else [i.name for i in self.inputs]

@@ -29,6 +29,7 @@ from podium.plan._yaml_sections import (
     Capabilities,
     compile_agents,
     compile_context,
+    compile_executor,
     compile_inputs,
     compile_output,
     compile_policy,
@@ -49,6 +50,7 @@ _SECTIONS = (
     "policy",
     "planner",
     "prices",
+    "executor",
     "tasks",
     "output",
 )
@@ -175,6 +177,7 @@ class _Compiler:
         context = compile_context(check, resolve, data.get("context"))
         policy = compile_policy(check, data.get("policy"))
         prices = compile_prices(check, data.get("prices"))
+        executor = compile_executor(check, data.get("executor"), capabilities)
         plan, locate, plan_problems = self._plan(data, capabilities, input_names, require_tasks)
         planner = compile_planner(self.tasks, data.get("planner"), capabilities, input_names)
         self._raise_problems(plan_problems)
@@ -191,6 +194,7 @@ class _Compiler:
             policy=policy,
             planner=planner,
             prices=prices,
+            executor=executor,
         )
 
     def _header(self, data: Mapping[str, JSON]) -> str:

@@ -111,3 +111,19 @@ class _PolicyBody(_Body):
     approve_risks: list[Literal["low", "medium", "high"]] = ["high"]
     min_confidence: float | None = pydantic.Field(None, ge=0, le=1)
     approval_ttl_s: float | None = pydantic.Field(None, gt=0)
+
+
+class _RayAgentBody(_Body):
+    num_cpus: float | None = pydantic.Field(None, ge=0)
+    num_gpus: float | None = pydantic.Field(None, ge=0)
+    memory: int | None = pydantic.Field(None, ge=0)
+    resources: dict[str, float] = {}
+    accelerator_type: str | None = None
+    max_concurrency: int | None = pydantic.Field(None, ge=1)
+
+
+class _RayBody(_Body):
+    address: str | None = None
+    num_cpus: int | None = pydantic.Field(None, ge=1)
+    runtime_env: dict[str, JSON] = {}
+    agents: dict[str, JSON] = {}  # each checked as a _RayAgentBody

@@ -1,5 +1,5 @@
 """The sections of a workflow file besides ``tasks`` and ``planner`` (inputs, tools, agents,
-context, policy, prices, output), each compiled by its own function.
+context, policy, prices, executor, output), each compiled by its own function.
 
 Each function is given what it needs: the file's `Checker` (problems are added to it, not raised),
 a `Resolver` when the section names ``module:function`` references, and the `Echoes` when a
@@ -8,16 +8,24 @@ broken section makes some of the plan's problems mere echoes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from podium.agents import Agent
 from podium.context import ContextPolicy, MergePolicy
 from podium.exceptions import ConfigError
 from podium.models._prices import Price, parse_price
-from podium.plan._workflow import INPUT_NAME, InputSpec
+from podium.plan._workflow import INPUT_NAME, ExecutorSpec, InputSpec
 from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
 from podium.plan._yaml_nodes import JSON, Loc
-from podium.plan._yaml_schema import _AgentBody, _ContextBody, _InputBody, _PolicyBody, _ToolBody
+from podium.plan._yaml_schema import (
+    _AgentBody,
+    _ContextBody,
+    _InputBody,
+    _PolicyBody,
+    _RayAgentBody,
+    _RayBody,
+    _ToolBody,
+)
 from podium.plan._yaml_tasks import Echoes
 from podium.policy import Policy
 from podium.tools import Tool
@@ -227,6 +235,84 @@ def compile_prices(check: Checker, raw: JSON) -> dict[str, Price]:
         except ConfigError as exc:
             check.add(("prices", name), str(exc))
     return table
+
+
+_EXECUTORS = ("local", "ray")
+
+
+def compile_executor(check: Checker, raw: JSON, agents: Collection[str]) -> ExecutorSpec | None:
+    """Where the file asks its attempts to run, if it says.
+
+    ```yaml
+    executor: ray                 # or local (the default)
+    executor:
+      ray:
+        address: auto             # default: a new local Ray instance
+        num_cpus: 4               # of a new local instance
+        runtime_env: {pip: [httpx]}
+        agents:                   # per agent: Ray resources, attempts at once
+          vision: {num_gpus: 1, max_concurrency: 2}
+    ```
+    """
+    loc: Loc = ("executor",)
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return _named(check, raw)
+    if not isinstance(raw, dict):
+        check.add(loc, f"must be `local`, `ray` or a mapping `ray: {{...}}`, not a {kind_of(raw)}")
+        return None
+    unknown = [key for key in raw if key not in _EXECUTORS]
+    for key in unknown:
+        what = f"unknown executor {key!r}{suggest(str(key), list(_EXECUTORS))}"
+        check.add(loc, what, at=(*loc, key))
+    if len(raw) != 1:
+        check.add(loc, "name one executor: `local` or `ray`")
+    if len(raw) != 1 or unknown:
+        return None
+    ((name, body),) = raw.items()
+    if name == "local":
+        if body not in (None, {}):
+            check.add((*loc, "local"), "the local executor takes no settings")
+        return ExecutorSpec(kind="local")
+    return _ray(check, body, agents)
+
+
+def _named(check: Checker, name: str) -> ExecutorSpec | None:
+    if name == "local":
+        return ExecutorSpec(kind="local")
+    if name == "ray":
+        return ExecutorSpec(kind="ray")
+    check.add(("executor",), f"unknown executor {name!r}{suggest(name, list(_EXECUTORS))}")
+    return None
+
+
+def _ray(check: Checker, raw: JSON, agents: Collection[str]) -> ExecutorSpec | None:
+    loc: Loc = ("executor", "ray")
+    m = check.model(_RayBody, raw, loc)
+    if m is None:
+        return None
+    resources: dict[str, dict[str, JSON]] = {}
+    limits: dict[str, int] = {}
+    for name, raw_body in m.agents.items():
+        where = (*loc, "agents", name)
+        if name not in agents:
+            check.add(where, f"unknown agent {name!r}{suggest(name, list(agents))}")
+        body = check.model(_RayAgentBody, raw_body, where)
+        if body is None:
+            continue
+        asked = body.model_dump(exclude_none=True, exclude={"max_concurrency"})
+        resources[name] = {k: v for k, v in asked.items() if v != {}}
+        if body.max_concurrency is not None:
+            limits[name] = body.max_concurrency
+    return ExecutorSpec(
+        kind="ray",
+        address=m.address,
+        num_cpus=m.num_cpus,
+        runtime_env=m.runtime_env,
+        agent_resources={k: v for k, v in resources.items() if v},
+        max_concurrency=limits,
+    )
 
 
 def compile_output(check: Checker, data: Mapping[str, JSON]) -> JSON:
