@@ -320,4 +320,10 @@ def stand_in(spec: str) -> Callable[..., NoReturn]:
     not_imported.__qualname__ = not_imported.__name__
     not_imported.__doc__ = f"{spec} (not imported)"
     not_imported.__dict__["__signature__"] = inspect.Signature()
+    not_imported.__dict__["podium_stand_in"] = True
     return not_imported
+
+
+def is_stand_in(obj: object) -> bool:
+    """Whether `obj` is what a reference compiles to when code is not imported."""
+    return getattr(obj, "podium_stand_in", False) is True

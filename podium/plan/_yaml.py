@@ -31,6 +31,7 @@ from podium.plan._yaml_sections import (
     compile_context,
     compile_executor,
     compile_inputs,
+    compile_interceptors,
     compile_output,
     compile_policy,
     compile_prices,
@@ -51,6 +52,7 @@ _SECTIONS = (
     "planner",
     "prices",
     "executor",
+    "interceptors",
     "tasks",
     "output",
 )
@@ -178,6 +180,7 @@ class _Compiler:
         policy = compile_policy(check, data.get("policy"))
         prices = compile_prices(check, data.get("prices"))
         executor = compile_executor(check, data.get("executor"), capabilities)
+        interceptors = compile_interceptors(check, resolve, data.get("interceptors"))
         plan, locate, plan_problems = self._plan(data, capabilities, input_names, require_tasks)
         planner = compile_planner(self.tasks, data.get("planner"), capabilities, input_names)
         self._raise_problems(plan_problems)
@@ -195,6 +198,7 @@ class _Compiler:
             planner=planner,
             prices=prices,
             executor=executor,
+            interceptors=tuple(interceptors),
         )
 
     def _header(self, data: Mapping[str, JSON]) -> str:

@@ -30,6 +30,11 @@ class _InputBody(_Body):
     default: JSON = None
 
 
+class _InterceptorBody(_Body):
+    python: str
+    args: dict[str, JSON] = {}
+
+
 class _ToolBody(_Body):
     python: str
     effect: Literal["read", "write", "irreversible"] = "read"

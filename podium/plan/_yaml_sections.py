@@ -9,11 +9,13 @@ broken section makes some of the plan's problems mere echoes.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from podium.agents import Agent
 from podium.context import ContextPolicy, MergePolicy
 from podium.exceptions import ConfigError
 from podium.models._prices import Price, parse_price
+from podium.plan._references import is_stand_in
 from podium.plan._workflow import INPUT_NAME, ExecutorSpec, InputSpec
 from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
 from podium.plan._yaml_nodes import JSON, Loc
@@ -21,6 +23,7 @@ from podium.plan._yaml_schema import (
     _AgentBody,
     _ContextBody,
     _InputBody,
+    _InterceptorBody,
     _PolicyBody,
     _RayAgentBody,
     _RayBody,
@@ -235,6 +238,55 @@ def compile_prices(check: Checker, raw: JSON) -> dict[str, Price]:
         except ConfigError as exc:
             check.add(("prices", name), str(exc))
     return table
+
+
+HOOKS = ("execute", "request", "call")
+"""What an interceptor implements, one or more: attempts, model calls, tool calls."""
+
+
+def compile_interceptors(check: Checker, resolve: Resolver, raw: JSON) -> list[Any]:
+    """The interceptors a file adds, made (a class, or a function that returns one, called with
+    the entry's `args`), inside the orchestrator's own.
+
+    ```yaml
+    interceptors:
+      - audit:Timings                                   # made with no arguments
+      - {python: "audit:Limiter", args: {per_minute: 60}}
+    ```
+
+    Under ``podium validate`` nothing is imported: the references are looked up in the source.
+    """
+    loc: Loc = ("interceptors",)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        check.add(loc, f"must be a list of `module:Class` references, not a {kind_of(raw)}")
+        return []
+    made: list[Any] = []
+    for i, item in enumerate(raw):
+        at: Loc = (*loc, i)
+        m = check.model(_InterceptorBody, {"python": item} if isinstance(item, str) else item, at)
+        if m is None:
+            continue
+        maker = resolve(m.python, at if isinstance(item, str) else (*at, "python"))
+        if maker is None or is_stand_in(maker):
+            continue
+        try:
+            obj = maker(**m.args)
+        except Exception as exc:  # the user's constructor: say what it said
+            check.add(
+                at, f"making the interceptor {m.python!r} failed: {type(exc).__name__}: {exc}"
+            )
+            continue
+        if not any(callable(getattr(obj, hook, None)) for hook in HOOKS):
+            check.add(
+                at,
+                f"{m.python!r} made a {type(obj).__name__}, which is not an interceptor: it has no"
+                " `execute` (attempts), `request` (model calls) or `call` (tool calls) method",
+            )
+            continue
+        made.append(obj)
+    return made
 
 
 _EXECUTORS = ("local", "ray")
