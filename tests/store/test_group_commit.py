@@ -4,6 +4,7 @@ its own contract (atomic, fenced by its own token, its own error to its caller o
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,7 +13,7 @@ from podium.events import Event, RunSucceeded
 from podium.exceptions import JournalConflict, LeaseHeld, LeaseLost, RunNotFound
 from podium.store import Store
 from podium.store._postgres import PostgresStore
-from tests.store.conftest import Backend
+from podium.store._sqlite import SQLiteStore
 from tests.store.helpers import ready, submitted
 
 pytestmark = pytest.mark.anyio
@@ -146,12 +147,11 @@ async def test_a_lone_append_commits_at_once(store: Store) -> None:
     assert [ev.seq for ev in await store.load("run-1")] == list(range(6))
 
 
-async def test_a_lone_sqlite_append_never_yields_to_the_event_loop(backend: Backend) -> None:
+async def test_a_lone_sqlite_append_never_yields_to_the_event_loop(tmp_path: Path) -> None:
     """On SQLite an append with no company commits synchronously: the event loop does not run
     in between (no waiting for a turn to pass)."""
-    if backend.name != "sqlite":
-        pytest.skip("SQLite's appends are synchronous; others wait for the server")
-    store = await backend.new_store()
+    store = SQLiteStore(str(tmp_path / "lone.db"))
+    await store.open()
     await store.create_run("run-1", submitted(), owner=owner(1), lease_s=60)
     ran: list[bool] = []
     asyncio.get_running_loop().call_soon(ran.append, True)
@@ -159,6 +159,7 @@ async def test_a_lone_sqlite_append_never_yields_to_the_event_loop(backend: Back
         await store.append("run-1", [ready(seq)], fence=1)
     assert ran == []
     assert [ev.seq for ev in await store.load("run-1")] == [0, 1, 2, 3]
+    await store.close()
 
 
 async def test_concurrent_new_runs_share_commits(store: Store) -> None:
