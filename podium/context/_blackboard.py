@@ -20,6 +20,9 @@ Reducer = Callable[[JSON, JSON], JSON]
 MergeMode = Literal["error", "last", "append"]
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 class Entry(msgspec.Struct, frozen=True, kw_only=True):
     """One version of one key."""
 
@@ -133,7 +136,7 @@ class ContextView:
     def __init__(self, board: Blackboard, *, task: str, reads: Collection[str]) -> None:
         self._board = board
         self._task = task
-        self._readable = frozenset(reads)
+        self._readable = frozenset(reads) if reads else _NOTHING
         self.pending: list[PendingWrite] = []
 
     def _check(self, key: str) -> None:

@@ -36,7 +36,6 @@ from podium.runtime._planning import plan_goal, planner_for, replanning
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
 from podium.runtime._supervise import Supervisor
-from podium.runtime._watchdog import WATCHDOG
 from podium.runtime._wiring import built_in
 from podium.runtime._work import AttemptWorker
 from podium.store._lease import Lease, new_owner
@@ -111,7 +110,6 @@ class Drive:
         pool = getattr(orch.executor, "pool", None)
         threads = SYNC_EXECUTOR.set(pool)  # synchronous tools run on the run's threads too
         orch.watchdog.start()
-        watched = WATCHDOG.set(orch.watchdog)
         handle = None
         if timeout is not None:
             message = f"the run took longer than {timeout}s"
@@ -131,7 +129,6 @@ class Drive:
             self.control.driver = None  # no cycle (driver → keeper → control → driver) to collect
             orch.watchdog.run_ended(run_id)
             SYNC_EXECUTOR.reset(threads)
-            WATCHDOG.reset(watched)
             orch.controls.pop(run_id, None)
             if handle is not None:
                 handle.cancel()
@@ -295,6 +292,7 @@ def wiring(orch: Orchestrator, workflow: Workflow, agents: Mapping[str, Agent]) 
         clock=orch.clock_,
         prices=prices,
         resolve=cassette.resolve if cassette is not None else resolve_model,
+        watchdog=orch.watchdog if orch.executor.live_events else None,  # it watches this loop
     )
     executor = orch.executor
 

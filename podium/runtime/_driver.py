@@ -21,6 +21,7 @@ crash at any point leaves a journal that `RunState` rebuilds exactly.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import time
@@ -138,7 +139,7 @@ class RunDriver:
         self.progress = progress = Progress(
             state,
             journal,
-            on_limit=lambda message: self._halt_soon(_Stop("failed", "limit", message)),
+            on_limit=self._limit_reached,
             replanner=replanner,
             max_replans=max_replans,
             max_tasks=max_tasks,
@@ -244,7 +245,7 @@ class RunDriver:
             self._record(input, started.value)
         else:
             self._running[task.id] = (started, input)
-            started.add_done_callback(lambda t: self._on_done(t, input))
+            started.add_done_callback(functools.partial(self._on_done, input=input))
 
     def _on_done(self, task: asyncio.Task[AttemptOutcome], input: AttemptInput) -> None:
         if not task.cancelled() and task.exception() is None:
@@ -350,6 +351,9 @@ class RunDriver:
         ``"interrupted"`` leaves it resumable, ``"lost"`` journals nothing more."""
         assert status in STOPS, status
         self._done.put_nowait(_Stop(status, reason, message))
+
+    def _limit_reached(self, message: str) -> None:
+        self._halt_soon(_Stop("failed", "limit", message))
 
     def _halt_soon(self, stop: _Stop) -> None:
         self._stop = self._stop or stop

@@ -83,7 +83,7 @@ class RunState:
         self.output: JSON = None
         self.missing: list[str] = []
         self.failed_tasks: list[str] = []
-        self.expanded: set[str] = set()
+        self.expanded: frozenset[str] = frozenset()
         self.steps = 0
         """Model calls and tool calls in the run."""
         self.progress_step = 0
@@ -150,7 +150,7 @@ class RunState:
         self.plan.add(tasks)
         for t in tasks:
             self.tasks[t.id] = TaskState(t)
-        self.expanded.add(parent)
+        self.expanded = self.expanded | {parent}  # rare: a frozenset costs nothing till then
         self.children[parent] = [t.id for t in tasks]
 
     def _ready(self, ev: TaskReady) -> None:
@@ -162,7 +162,7 @@ class RunState:
             ts.agent_failures = 0
             ts.agent = ev.agent
         if ev.agent not in ts.tried:
-            ts.tried.append(ev.agent)
+            ts.tried = (*ts.tried, ev.agent)
 
     def _started(self, ev: TaskStarted) -> None:
         ts = self.tasks[ev.task]
@@ -170,8 +170,8 @@ class RunState:
         if agent != ts.agent:  # a start on an agent assigns it too
             ts.agent_failures = 0
             ts.agent = agent
-        if not ts.tried or agent not in ts.tried:
-            ts.tried.append(agent)
+        if agent not in ts.tried:
+            ts.tried = (*ts.tried, agent)
         ts.status = RUNNING
         ts.attempts = ev.attempt
         ts.started_ts = ev.ts

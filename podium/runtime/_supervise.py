@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +124,7 @@ class Supervisor:
             )
         return None
 
-    def next_backup(self, task: Task, tried: list[str]) -> str | None:
+    def next_backup(self, task: Task, tried: Sequence[str]) -> str | None:
         """The first backup not tried yet whose breakers let calls through.
 
         A task's own `backups` come first; then the backups of every agent that had the task,
@@ -171,7 +171,7 @@ class Supervisor:
         delay = policy.delay_s(failures, error, self.rng) if policy is not None and more else 0.0
         if retryable and more and blocked is None:
             return FailureDecision(final=False, delay_s=delay, reason=error.message)
-        tried = st.tried if agent in st.tried else [*st.tried, agent]
+        tried = st.tried if agent in st.tried else (*st.tried, agent)
         backup = None if error.type in NOT_AGENT_FAULTS else self.next_backup(st.task, tried)
         if backup is not None:
             if blocked is not None:
@@ -194,7 +194,7 @@ class Supervisor:
         blocked = self.blocked(agent)
         if blocked is None or blocked[1].policy.on_open == "pause":
             return choice
-        backup = self.next_backup(st.task, [*st.tried, agent])
+        backup = self.next_backup(st.task, (*st.tried, agent))
         if backup is None:
             return choice  # the attempt fails fast, then the retry policy decides
         return backup, f"backup for {agent}: {blocked[0]}", choice[2]

@@ -65,7 +65,7 @@ class TaskState:
         self.usage = Usage()
         self.agent_failures = 0
         """Failed attempts on the current agent (a backup starts again from 0)."""
-        self.tried: list[str] = []
+        self.tried: tuple[str, ...] = ()
         """Every agent the task was assigned to, in order."""
         self.retry_at: float | None = None
         """When the next attempt may start (a `TaskRetrying` delay)."""

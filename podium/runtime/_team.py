@@ -32,10 +32,14 @@ class Team:
         self.agents = agent_table(agents)
         self.calls_models = calls_models
         self._usable_models: set[str] = set()
+        self._checked = False  # the orchestrator's own agents, alone
 
     def for_workflow(self, workflow: Workflow) -> dict[str, Agent]:
-        """The orchestrator's agents and the workflow's, their models checked."""
-        table = dict(self.agents)
+        """The orchestrator's agents and the workflow's, their models checked (the agents of a
+        workflow that brings none are the orchestrator's own table: do not change it)."""
+        if not workflow.agents and self._checked:
+            return self.agents
+        table = dict(self.agents) if workflow.agents else self.agents
         for agent in workflow.agents:
             if agent.name in table and table[agent.name] is not agent:
                 raise ConfigError(
@@ -44,6 +48,7 @@ class Team:
             table[agent.name] = agent
         check_handoffs(table)
         self._check_models(table)
+        self._checked = self._checked or not workflow.agents
         return table
 
     def _check_models(self, agents: Mapping[str, Agent]) -> None:

@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 import traceback
-from contextvars import ContextVar
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +189,6 @@ def _ignore(signum: int, frame: object) -> None:
     return None
 
 
-WATCHDOG: ContextVar[Watchdog | None] = ContextVar("podium_watchdog", default=None)
 """The watchdog of the orchestrator driving the current run."""
 
-__all__ = ["WATCHDOG", "LoopBlocked", "Watchdog"]
+__all__ = ["LoopBlocked", "Watchdog"]

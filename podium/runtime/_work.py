@@ -33,7 +33,7 @@ from podium.reliability._guards import HandoffGuard
 from podium.runtime._attempt import AttemptInput, AttemptOutcome, EventSink
 from podium.runtime._errors import check_recordable, error_info
 from podium.runtime._interceptors import AttemptScope, Interceptors
-from podium.runtime._watchdog import WATCHDOG, LoopBlocked
+from podium.runtime._watchdog import LoopBlocked, Watchdog
 from podium.tools._calls import call_tool
 from podium.verify import validate_output
 
@@ -54,6 +54,8 @@ class AttemptWorker:
         clock: what task timeouts wait on.
         prices: what model calls cost.
         resolve: turns an agent's model name into a model (a replayed run's resolves none).
+        watchdog: stops an attempt that blocks this event loop past its deadline (an executor
+            whose attempts run elsewhere has none).
     """
 
     agents: Mapping[str, Agent]
@@ -61,13 +63,14 @@ class AttemptWorker:
     clock: Clock = SYSTEM_CLOCK
     prices: PriceTable | None = None
     resolve: Callable[[Model | str], Model] = resolve_model
+    watchdog: Watchdog | None = None
 
     async def run(self, input: AttemptInput, emit: EventSink, *, pool: Executor) -> AttemptOutcome:
         """Run one attempt (synchronous agents on `pool`); every failure becomes an outcome
         with a typed error."""
         task = input.task
         view = ContextView(_board(input), task=task.id, reads=task.reads)
-        watchdog = WATCHDOG.get()
+        watchdog = self.watchdog
         watched = None
         if watchdog is not None and (task.timeout_s is not None or watchdog.run_deadlines):
             watched = watchdog.watch(input.run_id, task.timeout_s, task.id, input.agent)
