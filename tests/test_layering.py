@@ -4,7 +4,7 @@ Every ``import`` and ``from … import`` in ``podium/``, at any depth (in functi
 too), is read with `ast`, except those under ``if TYPE_CHECKING:`` (annotations only: they never
 run). Each module belongs to a subpackage (``podium/plan/_yaml.py`` to ``plan``; a top-level
 module such as ``podium/events.py`` is its own). The layers and function-level imports are
-checked between subpackages; circles between modules too, except within ``runtime``.
+checked between subpackages; circles between modules too, runtime's included.
 """
 
 from __future__ import annotations
@@ -32,17 +32,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 LAYER = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 
-# Being redesigned in another change, and allowed circles between its own modules meanwhile.
-RUNTIME_REDESIGN = "runtime"
-
 # Imports inside a function of another subpackage that are allowed, with why. An optional heavy
 # dependency imported on use (psycopg, openai, llama_cpp) is not a podium subpackage: not listed.
-FUNCTION_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {
-    ("podium.runtime._orchestrator", "plan"): (
-        "downward (plan is below runtime), so no circle; left to the runtime redesign, which "
-        "owns that file, to move to the top of the module"
-    ),
-}
+FUNCTION_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -169,7 +161,7 @@ def test_no_import_circles_between_subpackages() -> None:
 def test_no_import_circles_between_modules() -> None:
     graph: dict[str, set[str]] = {}
     for i in all_imports():
-        if i.target != i.module and RUNTIME_REDESIGN not in (i.source_part, i.target_part):
+        if i.target != i.module:
             graph.setdefault(i.module, set()).add(i.target)
     assert find_circle(graph) is None
 
