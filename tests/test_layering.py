@@ -26,7 +26,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("reliability", "agents"),
     ("policy", "plan", "routing"),
     ("runtime",),
+    ("telemetry", "metrics"),  # traces and metrics: listeners and interceptors of the runtime
     ("podium",),  # podium/__init__.py, the curated namespace: it re-exports from the layers below
+    ("server",),  # `podium serve`: the HTTP API and the dashboard
     ("cli",),
     ("testing",),  # the fakes: a leaf on top that the library never imports
 )
