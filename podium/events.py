@@ -399,6 +399,15 @@ class RunInterrupted(Event, frozen=True, kw_only=True):
     tasks: list[str] = []
 
 
+class RunFeedback(Event, frozen=True, kw_only=True):
+    """A person's rating of a run (1 to 5), with an optional comment: what the run was worth to
+    them. Given after the run, or while it waits; never changes its status."""
+
+    score: int
+    comment: str = ""
+    by: str = ""
+
+
 class RunUpgraded(Event, frozen=True, kw_only=True):
     """The run goes on with another workflow than it was submitted with, on purpose.
 
@@ -444,6 +453,7 @@ AnyEvent = (
     | RunResumed
     | RunInterrupted
     | RunUpgraded
+    | RunFeedback
 )
 
 TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
@@ -557,6 +567,7 @@ __all__ = [
     "PlanRevised",
     "RunCancelled",
     "RunFailed",
+    "RunFeedback",
     "RunInterrupted",
     "RunPartiallySucceeded",
     "RunResumed",

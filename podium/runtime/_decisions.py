@@ -1,4 +1,4 @@
-"""What people decide about runs: approvals, rejections, cancellations.
+"""What people decide about runs: approvals, rejections, cancellations, feedback.
 
 The `Orchestrator` methods of the same names call these. A decision is journaled under the
 run's lease, so it never races a driver for the journal: an approval is recorded and acted on
@@ -13,8 +13,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from podium.events import RunCancelled
-from podium.exceptions import LeaseHeld
+from podium.events import RunCancelled, RunFeedback
+from podium.exceptions import ConfigError, LeaseHeld
 from podium.plan import Workflow
 from podium.runtime._approvals import record_decision
 from podium.runtime._journal import Journal
@@ -84,6 +84,37 @@ async def cancel_run(orch: Orchestrator, run_id: str, reason: str, *, by: str) -
     return RunResult.from_state(state, now=orch.clock())
 
 
+MIN_SCORE, MAX_SCORE = 1, 5
+
+
+async def record_feedback(
+    orch: Orchestrator, run_id: str, score: int, *, by: str, comment: str = ""
+) -> RunFeedback:
+    """Journal a person's rating of a run (`RunFeedback`), under the run's lease.
+
+    Raises:
+        ConfigError: the score is not a whole number from 1 to 5, or `by` is empty.
+        LeaseHeld: another process drives the run now (rate it once it ends or waits).
+        RunNotFound: no such run.
+    """
+    if type(score) is not int or not MIN_SCORE <= score <= MAX_SCORE:
+        raise ConfigError(
+            f"a score is a whole number from {MIN_SCORE} to {MAX_SCORE}, not {score!r}"
+        )
+    if not by.strip():
+        raise ConfigError("say who gives the feedback: `by` must not be empty")
+    await orch.open()
+    lease = await orch.leases.acquire(run_id)
+    try:
+        state = RunState.from_events(run_id, await orch.store.load(run_id))
+        journal = Journal(state, orch.store, clock=orch.clock, lease=lease)
+        event = journal.emit(RunFeedback, score=score, comment=comment, by=by)
+        await journal.flush()
+        return event
+    finally:
+        await orch.leases.release(lease)
+
+
 async def _wait_finished(orch: Orchestrator, run_id: str) -> RunResult:
     """The run's result once it has stopped (or as it stands after the lease term)."""
     deadline = time.monotonic() + orch.limits.lease_s
@@ -94,4 +125,4 @@ async def _wait_finished(orch: Orchestrator, run_id: str) -> RunResult:
         await asyncio.sleep(0.2)
 
 
-__all__ = ["cancel_run", "decide"]
+__all__ = ["cancel_run", "decide", "record_feedback"]

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from podium.agents import Agent
-from podium.events import AnyEvent, RunSubmitted, unencodable
+from podium.events import AnyEvent, RunFeedback, RunSubmitted, unencodable
 from podium.exceptions import ConfigError, RunNotFound
 from podium.models._prices import PriceTable, default_prices
 from podium.plan import Plan
@@ -22,7 +22,7 @@ from podium.policy import Approval, Policy
 from podium.reliability import Breakers, Budget, Clock, Reliability, SystemClock, as_clock
 from podium.routing import LearningRouter, Router, ScoringRouter
 from podium.runtime._approvals import pending_approvals
-from podium.runtime._decisions import cancel_run, decide
+from podium.runtime._decisions import cancel_run, decide, record_feedback
 from podium.runtime._digest import Binding, load_recorded
 from podium.runtime._drive import Control, Drive, Wiring, resume_leased, submit
 from podium.runtime._executor import Executor, LocalExecutor
@@ -419,6 +419,17 @@ class Orchestrator:
             workflow=workflow,
             resume=resume,
         )
+
+    async def feedback(self, run_id: str, score: int, *, by: str, comment: str = "") -> RunFeedback:
+        """Rate a run from 1 to 5 (what it was worth to `by`), with an optional comment; the
+        rating is journaled (`RunFeedback`) and counts in the metrics' user satisfaction.
+
+        Raises:
+            ConfigError: the score is not a whole number from 1 to 5, or `by` is empty.
+            LeaseHeld: another process drives the run now.
+            RunNotFound: no such run.
+        """
+        return await record_feedback(self, run_id, score, by=by, comment=comment)
 
     async def stream(
         self,

@@ -27,6 +27,7 @@ from podium.events import (
     PlanRevised,
     RunCancelled,
     RunFailed,
+    RunFeedback,
     RunInterrupted,
     RunPartiallySucceeded,
     RunResumed,
@@ -100,6 +101,8 @@ class RunState:
         self.digest = ""
         """The digest of the workflow the run is bound to (`RunSubmitted`, `RunUpgraded`)."""
         self.workflow: dict[str, JSON] = {}
+        self.feedback: list[RunFeedback] = []
+        """People's ratings of the run (`RunFeedback`), oldest first."""
         """What rebuilds the run's workflow (`RunSubmitted.workflow`, or an upgrade's)."""
 
     @classmethod
@@ -329,6 +332,10 @@ def _run_interrupted(state: RunState, ev: RunInterrupted) -> None:
             task.status = READY
 
 
+def _run_feedback(state: RunState, ev: RunFeedback) -> None:
+    state.feedback.append(ev)
+
+
 def _run_upgraded(state: RunState, ev: RunUpgraded) -> None:
     state.digest = ev.digest
     if ev.workflow:
@@ -384,6 +391,7 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     RunResumed: _run_resumed,
     RunInterrupted: _run_interrupted,
     RunUpgraded: _run_upgraded,
+    RunFeedback: _run_feedback,
     PlanProposed: _plan_proposed,
     PlanFallback: _plan_fallback,
     PlanRevised: _plan_revised,
