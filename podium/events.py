@@ -87,6 +87,16 @@ class RunSubmitted(Event, frozen=True, kw_only=True):
     is refused unless it is upgraded on purpose (`RunUpgraded`)."""
 
 
+class RunForked(Event, frozen=True, kw_only=True):
+    """The run is a fork of `parent`: the parent's successes that do not depend on `task` are
+    copied (`TaskSucceeded.copied_from`), and `task` and what depends on it run again, with
+    `changes` (run inputs, the task's instruction or agent) applied."""
+
+    parent: str
+    task: str
+    changes: dict[str, JSON] = {}
+
+
 class PlanAccepted(Event, frozen=True, kw_only=True):
     """The validated plan the run executes (`tasks` in the serialised form of `Plan.to_data`).
 
@@ -203,6 +213,10 @@ class TaskSucceeded(TaskEvent, frozen=True, kw_only=True):
     reused_from: str | None = None
     """The task whose output this one took instead of calling an agent: an identical task
     answered earlier in the run, or the replacement of a re-planned task."""
+    copied_from: str | None = None
+    """The run this success was copied from: a fork keeps what its parent did before the task
+    it was forked from (no agent ran in this run; the work, its time and its cost are the
+    parent's)."""
 
 
 class TaskFailed(TaskEvent, frozen=True, kw_only=True):
@@ -454,6 +468,7 @@ AnyEvent = (
     | RunInterrupted
     | RunUpgraded
     | RunFeedback
+    | RunForked
 )
 
 TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
@@ -568,6 +583,7 @@ __all__ = [
     "RunCancelled",
     "RunFailed",
     "RunFeedback",
+    "RunForked",
     "RunInterrupted",
     "RunPartiallySucceeded",
     "RunResumed",

@@ -9,6 +9,7 @@ from podium.runtime._attempt import AttemptInput, AttemptLimits, AttemptOutcome
 from podium.runtime._driver import RunDriver
 from podium.runtime._errors import error_info
 from podium.runtime._executor import Executor, LocalExecutor
+from podium.runtime._fork import TaskComparison, compare_runs
 from podium.runtime._graph import critical_paths
 from podium.runtime._interceptors import (
     AttemptCall,
@@ -46,7 +47,9 @@ __all__ = [
     "RunResult",
     "RunState",
     "Subscription",
+    "TaskComparison",
     "TaskState",
+    "compare_runs",
     "critical_paths",
     "error_info",
     "new_run_id",

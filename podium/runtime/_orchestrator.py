@@ -26,6 +26,7 @@ from podium.runtime._decisions import cancel_run, decide, record_feedback
 from podium.runtime._digest import Binding, load_recorded
 from podium.runtime._drive import Control, Drive, Wiring, resume_leased, submit
 from podium.runtime._executor import Executor, LocalExecutor
+from podium.runtime._fork import fork_run
 from podium.runtime._interceptors import check_interceptor
 from podium.runtime._lease import Leases
 from podium.runtime._limits import Limits, recorded_limits
@@ -430,6 +431,41 @@ class Orchestrator:
             RunNotFound: no such run.
         """
         return await record_feedback(self, run_id, score, by=by, comment=comment)
+
+    async def fork(
+        self,
+        run_id: str,
+        task: str,
+        *,
+        inputs: Mapping[str, JSON] | None = None,
+        instruction: str | None = None,
+        agent: str | None = None,
+        workflow: Workflow | None = None,
+        fork_id: str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> RunResult:
+        """Fork a run from one of its tasks and run the fork: what did not depend on `task` is
+        copied from the parent's journal; `task` and what depends on it run again, with other
+        run `inputs`, another `instruction` for the task, or another `agent` for it.
+
+        Without `workflow`, the parent's recorded workflow is compiled again (a run submitted
+        from Python needs it given). `fork_id` is the fork's run id (default: a new one).
+
+        Raises:
+            RunNotFound: no such run.
+            ConfigError: no plan to fork, no such task or agent, inputs that do not fit.
+        """
+        return await fork_run(
+            self,
+            run_id,
+            task,
+            inputs=dict(inputs) if inputs else None,
+            instruction=instruction,
+            agent=agent,
+            workflow=workflow,
+            fork_id=fork_id or new_run_id(),
+            on_event=on_event,
+        )
 
     async def stream(
         self,

@@ -28,6 +28,7 @@ from podium.events import (
     RunCancelled,
     RunFailed,
     RunFeedback,
+    RunForked,
     RunInterrupted,
     RunPartiallySucceeded,
     RunResumed,
@@ -101,9 +102,13 @@ class RunState:
         self.digest = ""
         """The digest of the workflow the run is bound to (`RunSubmitted`, `RunUpgraded`)."""
         self.workflow: dict[str, JSON] = {}
+        """What rebuilds the run's workflow (`RunSubmitted.workflow`, or an upgrade's)."""
         self.feedback: list[RunFeedback] = []
         """People's ratings of the run (`RunFeedback`), oldest first."""
-        """What rebuilds the run's workflow (`RunSubmitted.workflow`, or an upgrade's)."""
+        self.forked_from: RunForked | None = None
+        """The parent run and the task this run was forked from, if it is a fork."""
+        self.copied: frozenset[str] = frozenset()
+        """Tasks whose success a fork copied from its parent (no agent ran for them here)."""
 
     @classmethod
     def from_events(cls, run_id: str, events: Iterable[AnyEvent]) -> RunState:
@@ -228,6 +233,8 @@ class RunState:
         if ev.agent is not None:
             ts.agent = ev.agent
         self._usage(ts, ev.usage)
+        if ev.copied_from is not None:
+            self.copied = self.copied | {ev.task}
 
     def _failed(self, ev: TaskFailed) -> None:
         if self.approvals:
@@ -332,6 +339,10 @@ def _run_interrupted(state: RunState, ev: RunInterrupted) -> None:
             task.status = READY
 
 
+def _run_forked(state: RunState, ev: RunForked) -> None:
+    state.forked_from = ev
+
+
 def _run_feedback(state: RunState, ev: RunFeedback) -> None:
     state.feedback.append(ev)
 
@@ -392,6 +403,7 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     RunInterrupted: _run_interrupted,
     RunUpgraded: _run_upgraded,
     RunFeedback: _run_feedback,
+    RunForked: _run_forked,
     PlanProposed: _plan_proposed,
     PlanFallback: _plan_fallback,
     PlanRevised: _plan_revised,
