@@ -18,10 +18,13 @@ import asyncio
 import importlib.util
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import llama_cpp.llama as llama_module
 from llama_cpp import Llama
 from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -74,15 +77,49 @@ _loaded: dict[tuple[str, int, int | None], _Loaded] = {}
 _loaded_lock = threading.Lock()
 
 
+@contextmanager
+def _no_extra_buffer_types() -> Iterator[None]:
+    """Load models with llama.cpp's extra buffer types off (its `--no-repack`).
+
+    Those repack weights for a CPU's matrix units; on CPUs with AMX, a native build's AMX path
+    crashes the process (SIGSEGV in ``ggml_backend_amx_mul_mat``), and repacking buys little for
+    small models. `Llama` takes no parameter for it, so its default parameters are wrapped while
+    it loads (under `_loaded_lock`: one load at a time).
+    """
+    low = llama_module.llama_cpp
+    default = getattr(low, "llama_model_default_params", None)
+    params_type = getattr(low, "llama_model_params", None)
+    fields = {name for name, *_ in getattr(params_type, "_fields_", ())}
+    if default is None or "use_extra_bufts" not in fields:
+        yield  # an older llama.cpp, without the option
+        return
+
+    def without() -> Any:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    setattr(low, "llama_model_default_params", without)  # noqa: B010 (untyped module)
+    try:
+        yield
+    finally:
+        setattr(low, "llama_model_default_params", default)  # noqa: B010
+
+
 def _load(path: Path, n_ctx: int, n_threads: int | None, seed: int) -> _Loaded:
     key = (str(path), n_ctx, n_threads)
     with _loaded_lock:
         loaded = _loaded.get(key)
         if loaded is None:
             try:
-                llama = Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False
-                )
+                with _no_extra_buffer_types():
+                    llama = Llama(
+                        model_path=str(path),
+                        n_ctx=n_ctx,
+                        n_threads=n_threads,
+                        seed=seed,
+                        verbose=False,
+                    )
             except ValueError as exc:
                 raise ConfigError(f"could not load the model file {str(path)!r}: {exc}") from exc
             loaded = _loaded[key] = _Loaded(llama)

@@ -45,6 +45,15 @@ def _ready(base_url: str) -> bool:
     return SERVER_MODEL in ids
 
 
+_SERVE = """\
+import runpy, sys
+from podium.models._local import _no_extra_buffer_types
+sys.argv[0] = "llama_cpp.server"
+with _no_extra_buffer_types():  # the server loads SmolLM2 as Podium does (no AMX repacking)
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 @pytest.fixture(scope="session")
 def llama_server(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` with SmolLM2 on a free loopback port; yields its base URL."""
@@ -52,7 +61,7 @@ def llama_server(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -
     base_url = f"http://127.0.0.1:{port}/v1"
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-c", _SERVE,
         "--model", str(smollm2_gguf), "--model_alias", SERVER_MODEL,
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(SERVER_N_CTX), "--seed", "0", "--verbose", "False",
