@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import llama_cpp.llama as llama_module
+import llama_cpp.llama_cpp as llama_low
 from llama_cpp import Llama
 from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -86,7 +86,7 @@ def _no_extra_buffer_types() -> Iterator[None]:
     small models. `Llama` takes no parameter for it, so its default parameters are wrapped while
     it loads (under `_loaded_lock`: one load at a time).
     """
-    low = llama_module.llama_cpp
+    low = llama_low  # the module whose functions `Llama` calls
     default = getattr(low, "llama_model_default_params", None)
     params_type = getattr(low, "llama_model_params", None)
     fields = {name for name, *_ in getattr(params_type, "_fields_", ())}
