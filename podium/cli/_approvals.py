@@ -13,12 +13,14 @@ from typing import Annotated
 import msgspec
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from podium.cli import _render as render
 from podium.cli._app import JsonOption, StoreOption, _report, _reported, app
+from podium.cli._hints import approval_block, command, decide_lines
 from podium.cli._session import resume_run
+from podium.cli._store import store_flag
+from podium.cli._store import store_url as resolve_store
 from podium.policy import Approval
 from podium.runtime._approvals import pending_approvals, record_decision
 from podium.store import open_store
@@ -38,7 +40,7 @@ NoResumeOption = Annotated[
 
 
 async def _pending(store_url: str | None, limit: int) -> list[Approval]:
-    store = open_store(store_url)
+    store = open_store(resolve_store(store_url))
     await store.open()
     try:
         return await pending_approvals(store, now=time.time(), limit=limit)
@@ -55,32 +57,12 @@ async def _record(
     by: str,
     comment: str | None,
 ) -> Approval:
-    store = open_store(store_url)
+    store = open_store(resolve_store(store_url))
     await store.open()
     try:
         return await record_decision(store, run_id, task, granted=granted, by=by, comment=comment)
     finally:
         await store.close()
-
-
-def _when(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def approvals_table(found: list[Approval]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("run", "task", "action", "reason", "requested", "expires"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("run", "task"))
-    for a in found:
-        table.add_row(
-            a.run_id,
-            a.task,
-            render.short(a.describe(), 70),
-            a.reason,
-            _when(a.requested_at),
-            _when(a.expires_at),
-        )
-    return table
 
 
 @app.command()
@@ -89,7 +71,9 @@ def approvals(
     as_json: JsonOption = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Approvals to list.")] = 100,
 ) -> None:
-    """List what parked runs wait for, oldest first (expired requests are rejected)."""
+    """List what parked runs wait for, oldest first (expired requests are rejected): each
+    action whole (the tool and its arguments, the instruction, or the draft result) and the
+    commands that approve or reject it."""
     with _reported():
         found = asyncio.run(_pending(store, limit))
     if as_json:
@@ -97,7 +81,13 @@ def approvals(
     elif not found:
         Console().print("no pending approvals", style="dim")
     else:
-        Console().print(approvals_table(found))
+        console = Console()
+        for i, approval in enumerate(found):
+            if i:
+                console.print()
+            console.print(approval_block(approval))
+            for line in decide_lines(approval, store):
+                console.print(line, soft_wrap=True)  # one line, to be copied whole
 
 
 def _decide(
@@ -121,7 +111,8 @@ def _decide(
             typer.echo(render.dump_json(payload))
         else:
             line = Text(f"{verb} {decided.describe()} in run {run_id} (by {by}); ")
-            line.append(f"continue it with `podium resume {run_id}`", style="dim")
+            resume = command("resume", run_id, flag=store_flag(store))
+            line.append(f"continue it with `{resume}`", style="dim")
             console.print(line, soft_wrap=True)
         raise typer.Exit(0)
     if not as_json:
@@ -130,7 +121,7 @@ def _decide(
     with _reported():
         live = None if as_json or not console.is_terminal else console
         outcome = asyncio.run(resume_run(run_id, store=store, console=live))
-    _report(outcome, as_json=as_json, console=console)
+    _report(outcome, as_json=as_json, console=console, store=store)
 
 
 @app.command()

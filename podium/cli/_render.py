@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -108,12 +108,12 @@ def task_table(state: RunState, *, now: float | None = None) -> Table:
     """One row per task: state, agent, attempts, elapsed, tokens."""
     now = time.time() if now is None else now
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("task")
-    table.add_column("state")
-    table.add_column("agent")
-    table.add_column("attempts", justify="right")
-    table.add_column("elapsed", justify="right")
-    table.add_column("tokens", justify="right")
+    table.add_column("task", overflow="fold")  # every cell folds: nothing is cut
+    table.add_column("state", overflow="fold")
+    table.add_column("agent", overflow="fold")
+    table.add_column("attempts", justify="right", overflow="fold")
+    table.add_column("elapsed", justify="right", overflow="fold")
+    table.add_column("tokens", justify="right", overflow="fold")
     for ts in ordered_tasks(state):
         name = f"  └ {ts.task.id}" if ts.task.parent is not None else ts.task.id
         elapsed = None
@@ -147,7 +147,10 @@ def summary_line(result: RunResult) -> Text:
 def output_renderable(output: JSON) -> RenderableType:
     if isinstance(output, str):
         return plain(output)
-    return RichJSON(dump_json(output))  # JSON escapes control characters
+    rendered = RichJSON(dump_json(output))  # JSON escapes control characters
+    rendered.text.no_wrap = False  # rich crops JSON at the terminal's edge: wrap it instead
+    rendered.text.overflow = "fold"
+    return rendered
 
 
 def error_text(error: dict[str, JSON]) -> str:
@@ -163,9 +166,8 @@ def result_renderable(result: RunResult) -> RenderableType:
     why = ": ".join(p for p in (result.reason, result.message) if p)
     if why and result.status != "succeeded":
         parts.append(plain(why, STYLES.get(result.status, "")))
-    if result.status == "interrupted":
-        hint = f"interrupted, not ended: continue it with `podium resume {result.run_id}`"
-        parts.append(Text(hint, style="dim"))
+    if result.status == "interrupted":  # the command that continues it comes last
+        parts.append(Text("interrupted, not ended: it can be continued", style="dim"))
     for tid, task in result.tasks.items():
         error = task.get("error")
         if task.get("status") == "failed" and isinstance(error, dict):
@@ -176,31 +178,69 @@ def result_renderable(result: RunResult) -> RenderableType:
     return Group(*parts)
 
 
-def runs_table(runs: Sequence[RunInfo], *, now: float | None = None) -> Table:
-    """One row per run; a run some process drives says which (its lease's holder)."""
+def run_duration(info: RunInfo, *, now: float) -> float:
+    """How long a run has taken: to its last event, or until `now` while it runs."""
+    end = now if info.status == "running" else info.updated_at
+    return max(0.0, end - info.created_at)
+
+
+def usage_json(usage: Usage) -> dict[str, JSON]:
+    """Every field of `usage`, zeros too (the struct itself leaves defaults out)."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": usage.cost_usd,
+    }
+
+
+def cost(usage: Usage | None) -> str:
+    return "-" if usage is None or not usage.cost_usd else f"${usage.cost_usd:.4f}"
+
+
+def when(ts: float, *, now: float) -> str:
+    """A moment, short: its time today, else its date and minute (as `ls -l` does)."""
+    moment, today = time.localtime(ts), time.localtime(now)
+    if moment[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", moment)
+    return time.strftime("%Y-%m-%d %H:%M", moment)
+
+
+def runs_table(
+    runs: Sequence[RunInfo], usage: Mapping[str, Usage], *, now: float | None = None
+) -> Table:
+    """One row per run: when it was created, its time, tokens and cost so far, and which
+    process drives it (its lease's holder), if one does. ``--json`` adds its event count."""
     now = time.time() if now is None else now
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("run", "name", "status", "created", "events", "driven by"):
-        table.add_column(column, justify="right" if column == "events" else "left")
+    right = {"duration", "tokens", "cost"}
+    for column in ("run", "name", "status", "created", "duration", "tokens", "cost", "driven by"):
+        table.add_column(column, justify="right" if column in right else "left", overflow="fold")
     for info in runs:
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
-        status = status_text(info.status)
         driver = "-"
         if info.lease_owner is not None and (info.lease_expires_at or 0) >= now:
             driver = describe_owner(info.lease_owner)
-        row = (plain(info.run_id), plain(info.name), status, created, str(info.events))
-        table.add_row(*row, plain(driver))
+        used = usage.get(info.run_id)
+        table.add_row(
+            plain(info.run_id),
+            plain(info.name),
+            status_text(info.status),
+            when(info.created_at, now=now),
+            duration(run_duration(info, now=now)),
+            tokens(used or Usage()),
+            cost(used),
+            plain(driver),
+        )
     return table
 
 
 def timeline_table(events: Iterable[AnyEvent]) -> Table:
     """seq, offset from submission, kind, task, agent, short details."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("seq", justify="right")
-    table.add_column("time", justify="right")
-    table.add_column("kind")
-    table.add_column("task")
-    table.add_column("agent")
+    table.add_column("seq", justify="right", overflow="fold")
+    table.add_column("time", justify="right", overflow="fold")
+    table.add_column("kind", overflow="fold")
+    table.add_column("task", overflow="fold")
+    table.add_column("agent", overflow="fold")
     table.add_column("details", overflow="fold")
     start: float | None = None
     for ev in events:

@@ -17,22 +17,21 @@ from podium.agents import Agent
 from podium.cli import _render as render
 from podium.cli._app import JsonOption, StoreOption, _reported, app
 from podium.cli._inputs import add_import_paths
+from podium.cli._store import ENV_VAR, store_url, user_store_path
 from podium.exceptions import ConfigError
 from podium.plan import Task, load_workflow
 from podium.routing import Decision, ScoringRouter
-from podium.store import DEFAULT_STORE, open_store
+from podium.store import open_store
 
 JSON = Any
 
 
 def _store_url(given: str | None) -> str | None:
-    """The store to learn from: ``--store``, else ``$PODIUM_STORE``, else ``podium.db`` if here."""
-    if given:
-        return given
-    if os.environ.get("PODIUM_STORE"):
-        return os.environ["PODIUM_STORE"]
-    default = DEFAULT_STORE.removeprefix("sqlite:///")
-    return DEFAULT_STORE if Path(default).is_file() else None
+    """The store to learn from: ``--store``, else ``$PODIUM_STORE``, else the per-user store if
+    it exists (routing only reads it: none is created)."""
+    if given or os.environ.get(ENV_VAR):
+        return store_url(given)
+    return str(user_store_path()) if user_store_path().is_file() else None
 
 
 async def _decide(

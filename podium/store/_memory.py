@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 
-from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted
+from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, Usage
 from podium.exceptions import JournalConflict, RunNotFound
 from podium.store._lease import DEFAULT_LEASE_S, Lease
 from podium.store._outcomes import Outcome, OutcomeStats, aggregate
@@ -19,6 +19,7 @@ from podium.store._protocol import (
     lease_lost,
     pending_requests,
     status_after,
+    usage_of_events,
 )
 
 
@@ -187,6 +188,10 @@ class MemoryStore:
     async def list_runs(self, *, limit: int = 100) -> list[RunInfo]:
         runs = sorted(self._runs.items(), key=lambda r: r[1].created_at, reverse=True)
         return [self._info(run_id, row) for run_id, row in runs[:limit]]
+
+    async def run_usage(self, run_ids: Sequence[str]) -> dict[str, Usage]:
+        found = {r: usage_of_events(self._journals.get(r, ())) for r in set(run_ids)}
+        return {r: used for r, used in found.items() if used is not None}
 
     async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         for key, stats in aggregate(outcomes).items():

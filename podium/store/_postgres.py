@@ -32,7 +32,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
-from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many
+from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, Usage, decode_many
 from podium.exceptions import RunNotFound, StoreError
 from podium.store import _postgres_sql as q
 from podium.store._group import GroupCommit, Write, fail_all
@@ -47,11 +47,13 @@ from podium.store._postgres_batch import (
 )
 from podium.store._protocol import (
     APPROVAL_PREFIX,
+    USAGE_PREFIXES,
     RunInfo,
     lease_held,
     lease_lost,
     pending_requests,
     run_info_from_row,
+    usage_from_rows,
 )
 from podium.store._retry import DEFAULT_RETRY_S, Backoff
 
@@ -321,6 +323,16 @@ class PostgresStore:
         rows = await self._fetch(q.WAITING_APPROVALS, params, binary=True)
         events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
         return pending_requests(events, limit=limit)
+
+    async def run_usage(self, run_ids: Sequence[str]) -> dict[str, Usage]:
+        if not run_ids:
+            return {}
+        (model, planner) = USAGE_PREFIXES
+        params = {
+            "ids": sorted(set(run_ids)),
+            **{"n1": len(model), "p1": model, "n2": len(planner), "p2": planner},
+        }
+        return usage_from_rows(await self._fetch(q.RUN_USAGE, params))
 
     async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         if not outcomes:

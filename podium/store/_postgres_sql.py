@@ -188,6 +188,14 @@ WAITING_APPROVALS: LiteralString = (
     " WHERE r.status = 'waiting' AND substring(e.data FROM 1 FOR %(n)s) = %(prefix)s"
     " ORDER BY e.run_id, e.seq"
 )
+# The sums of the events that count in a run's usage, picked by their encoded prefix.
+RUN_USAGE: LiteralString = (
+    "SELECT run_id, sum((j->>'input_tokens')::bigint), sum((j->>'output_tokens')::bigint),"
+    " sum((j->>'cost_usd')::double precision) FROM ("
+    " SELECT run_id, convert_from(data, 'UTF8')::jsonb AS j FROM events"
+    " WHERE run_id = ANY(%(ids)s) AND (substring(data FROM 1 FOR %(n1)s) = %(p1)s"
+    " OR substring(data FROM 1 FOR %(n2)s) = %(p2)s)) AS used GROUP BY run_id"
+)
 # One statement for a whole batch (its pairs are distinct: summed before), each pair's sums
 # growing in place; concurrent writers serialise on the pair's row.
 ADD_OUTCOMES: LiteralString = """

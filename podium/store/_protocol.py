@@ -39,6 +39,8 @@ from podium.events import (
     ApprovalRejected,
     ApprovalRequested,
     Event,
+    ModelCalled,
+    PlanProposed,
     RunCancelled,
     RunFailed,
     RunInterrupted,
@@ -47,6 +49,7 @@ from podium.events import (
     RunSubmitted,
     RunSucceeded,
     RunWaiting,
+    Usage,
 )
 from podium.exceptions import LeaseHeld, LeaseLost
 from podium.store._lease import DEFAULT_LEASE_S, Lease, describe_owner, lease_message
@@ -180,6 +183,14 @@ class Store(Protocol):
         """
         ...
 
+    async def run_usage(self, run_ids: Sequence[str]) -> dict[str, Usage]:
+        """The tokens and cost of each of `run_ids` so far, as `RunState.usage` counts them
+        (its model calls and planner calls), in one read, without decoding the journals.
+
+        A run without such events, or unknown, is left out.
+        """
+        ...
+
 
 _STATUS = {
     RunSucceeded: "succeeded",
@@ -284,6 +295,31 @@ def status_after(events: Sequence[Event]) -> str | None:
 APPROVAL_PREFIX = b'{"kind":"Approval'
 """How every encoded approval event starts (msgspec writes the tag first), so a store can pick
 them out of a journal without decoding the rest."""
+
+
+USAGE_PREFIXES = (b'{"kind":"ModelCalled"', b'{"kind":"PlanProposed"')
+"""How the encoded events that count in a run's usage start (see `Store.run_usage`)."""
+
+
+def usage_of_events(events: Iterable[AnyEvent]) -> Usage | None:
+    """The usage `RunState` folds from `events` (``None`` if none counts)."""
+    used: Usage | None = None
+    for ev in events:
+        if isinstance(ev, ModelCalled | PlanProposed):
+            used = used or Usage()
+            cost = ev.cost_usd if isinstance(ev, ModelCalled) else 0.0
+            used.add(
+                Usage(input_tokens=ev.input_tokens, output_tokens=ev.output_tokens, cost_usd=cost)
+            )
+    return used
+
+
+def usage_from_rows(rows: Iterable[tuple[Any, ...]]) -> dict[str, Usage]:
+    """`Store.run_usage` from ``(run_id, input_tokens, output_tokens, cost_usd)`` sums."""
+    return {
+        run_id: Usage(input_tokens=int(i or 0), output_tokens=int(o or 0), cost_usd=float(c or 0))
+        for run_id, i, o, c in rows
+    }
 
 
 def pending_requests(events: Iterable[AnyEvent], *, limit: int) -> list[ApprovalRequested]:

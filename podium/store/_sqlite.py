@@ -27,7 +27,15 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from podium.events import AnyEvent, ApprovalRequested, Event, RunSubmitted, decode_many, encode
+from podium.events import (
+    AnyEvent,
+    ApprovalRequested,
+    Event,
+    RunSubmitted,
+    Usage,
+    decode_many,
+    encode,
+)
 from podium.exceptions import JournalConflict, RunNotFound, StoreError
 from podium.store import _sqlite_sql as q
 from podium.store._group import GroupCommit, Write, fail_all
@@ -37,6 +45,7 @@ from podium.store._protocol import (
     APPROVAL_PREFIX,
     FINAL,
     UNLEASED,
+    USAGE_PREFIXES,
     RunInfo,
     check_fence,
     grantable,
@@ -45,6 +54,7 @@ from podium.store._protocol import (
     pending_requests,
     run_info_from_row,
     status_after,
+    usage_from_rows,
 )
 from podium.store._retry import DEFAULT_RETRY_S, Backoff
 from podium.store._sqlite_group import GroupWrite, Turn, commit_batch
@@ -384,6 +394,19 @@ class SQLiteStore:
         )
         events = decode_many(b"[" + b",".join(row[0] for row in rows) + b"]")
         return pending_requests(events, limit=limit)
+
+    async def run_usage(self, run_ids: Sequence[str]) -> dict[str, Usage]:
+        ids = sorted(set(run_ids))
+        out: dict[str, Usage] = {}
+        for i in range(0, len(ids), 500):  # under SQLite's limit of variables per statement
+            out.update(await self._usage_of(ids[i : i + 500]))
+        return out
+
+    async def _usage_of(self, run_ids: list[str]) -> dict[str, Usage]:
+        query = q.RUN_USAGE.format(marks=", ".join("?" * len(run_ids)))
+        args = (*run_ids, *(x for p in USAGE_PREFIXES for x in (len(p), p)))
+        rows = await self._retrying("read", lambda c: c.execute(query, args).fetchall())
+        return usage_from_rows(rows)
 
     async def record_outcomes(self, outcomes: Sequence[Outcome | OutcomeStats]) -> None:
         rows = [_outcome_row(stats) for stats in aggregate(outcomes).values()]

@@ -85,6 +85,15 @@ WAITING_APPROVALS = (
     "SELECT e.data FROM runs AS r JOIN events AS e ON e.run_id = r.run_id"
     " WHERE r.status = 'waiting' AND substr(e.data, 1, ?) = ? ORDER BY e.run_id, e.seq"
 )
+# The sums of the events that count in a run's usage, picked by their encoded prefix, for the
+# runs of `{marks}` (a list of placeholders).
+RUN_USAGE = (
+    "SELECT run_id, total(json_extract(CAST(data AS TEXT), '$.input_tokens')),"
+    " total(json_extract(CAST(data AS TEXT), '$.output_tokens')),"
+    " total(json_extract(CAST(data AS TEXT), '$.cost_usd')) FROM events"
+    " WHERE run_id IN ({marks}) AND (substr(data, 1, ?) = ? OR substr(data, 1, ?) = ?)"
+    " GROUP BY run_id"
+)
 OUTCOME_COLUMNS = (
     "kind, agent, runs, successes, checked, checks_passed, cost_usd, cost_runs, latency_s,"
     " updated_at"

@@ -6,6 +6,7 @@ import json
 from typing import get_args
 
 import msgspec
+import pytest
 
 import podium
 from podium.events import AnyEvent
@@ -20,7 +21,8 @@ def _run(store: str, run_id: str, file: str = "report.yaml") -> None:
     invoke("run", DATA / file, "--store", store, "--run-id", run_id, "--json", *inputs)
 
 
-def test_runs_lists_the_most_recent_first(store: str) -> None:
+def test_runs_lists_the_most_recent_first(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line a run, to read the columns back
     _run(store, "first")
     _run(store, "second", "failing.yaml")
     code, runs = invoke_json("runs", "--store", store)
@@ -36,9 +38,11 @@ def test_runs_lists_the_most_recent_first(store: str) -> None:
     table = invoke("runs", "--store", store)
     assert table.exit_code == 0
     header, *rows = table.stdout.splitlines()
-    assert header.split() == ["run", "name", "status", "created", "events", "driven", "by"]
+    assert header.split() == [
+        "run", "name", "status", "created", "duration", "tokens", "cost", "driven", "by",
+    ]  # fmt: skip
     assert rows[0].split()[:3] == ["second", "failing", "failed"]
-    assert rows[1].split()[-2:] == ["7", "-"]  # finished: nobody drives it
+    assert rows[1].split()[-3:] == ["-", "-", "-"]  # no model: no tokens, no cost; finished
 
 
 def test_runs_of_an_empty_store(store: str) -> None:
@@ -50,7 +54,7 @@ def test_show_json_is_the_journal(store: str) -> None:
     _run(store, "shown")
     code, shown = invoke_json("show", "shown", "--store", store)
     assert code == 0
-    assert set(shown) == {"run_id", "status", "events"}
+    assert set(shown) == {"run_id", "status", "usage", "events"}
     assert (shown["run_id"], shown["status"]) == ("shown", "succeeded")
     kinds = [(e["kind"], e.get("task")) for e in shown["events"]]
     assert kinds == [

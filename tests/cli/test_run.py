@@ -116,8 +116,10 @@ def test_without_a_terminal_only_the_final_summary_is_printed(store: str) -> Non
     assert lines[3].startswith("run ")
     assert lines[3].endswith(" succeeded")
     assert "TIDES POINT 1 / TIDES POINT 2" in out
-    assert lines[-1].startswith("2 tasks · ")
-    assert lines[-1].endswith("0 tokens (0 in, 0 out) · $0.0000")
+    assert lines[-3].startswith("2 tasks · ")
+    assert lines[-3].endswith("0 tokens (0 in, 0 out) · $0.0000")
+    assert lines[-2] == f"stored in: {store.removeprefix('sqlite:///')}"
+    assert lines[-1].startswith("see it again: podium show ")
 
 
 def test_a_failed_run_says_why(store: str) -> None:
@@ -186,18 +188,21 @@ def test_resume_of_an_unknown_run_is_a_usage_error(store: str) -> None:
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_the_store_comes_from_the_environment_then_the_working_folder(
+def test_the_store_comes_from_the_environment_then_the_user_data_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     code, _ = invoke_json("run", REPORT, "-i", "topic=a", "--run-id", "here")
     assert code == 0
-    assert (tmp_path / "podium.db").exists()
+    per_user = tmp_path / "data" / "podium" / "podium.db"
+    assert per_user.exists()
+    assert not (tmp_path / "podium.db").exists()
     monkeypatch.setenv("PODIUM_STORE", str(tmp_path / "env.db"))
     code, _ = invoke_json("run", REPORT, "-i", "topic=b", "--run-id", "there")
     assert code == 0
     _, from_env = invoke_json("runs")
     assert [r["run_id"] for r in from_env] == ["there"]
-    _, explicit = invoke_json("runs", "--store", tmp_path / "podium.db")
+    _, explicit = invoke_json("runs", "--store", per_user)
     assert [r["run_id"] for r in explicit] == ["here"]
 
 
@@ -210,7 +215,7 @@ def test_model_agents_report_their_tokens(store: str) -> None:
     total = usage["input_tokens"] + usage["output_tokens"]
     shown = invoke("resume", "m1", "--store", store).stdout.splitlines()
     assert shown[1].split()[-1] == f"{total:,}"  # the task's row
-    assert shown[-1].split(" · ")[2] == (
+    assert shown[-3].split(" · ")[2] == (
         f"{total:,} tokens ({usage['input_tokens']:,} in, {usage['output_tokens']:,} out)"
     )
     _, journal = invoke_json("show", "m1", "--store", store)

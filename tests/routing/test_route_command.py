@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from podium.cli import app
+from podium.cli._store import user_store_path
 from podium.plan import load_workflow
 from podium.store import Outcome, open_store
 
@@ -71,7 +72,7 @@ def test_route_shows_the_choice_and_every_candidate(team: Path) -> None:
     assert lines[1].split()[-1] == "chosen"
     assert "shares no words" in result.stdout  # the coder
     assert "→ translator: best score" in result.stdout
-    assert not (Path.cwd() / "podium.db").exists()  # no store was made to answer
+    assert not user_store_path().exists()  # no store was made to answer
 
 
 def test_route_json(team: Path) -> None:
@@ -117,7 +118,7 @@ def test_route_learns_from_the_store(team: Path, tmp_path: Path) -> None:
     assert "over 30 runs" in str(after["reason"])
 
 
-def test_route_reads_podium_store_and_a_podium_db_here(
+def test_route_reads_podium_store_and_the_per_user_store(
     team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def record(url: str) -> None:
@@ -126,7 +127,8 @@ def test_route_reads_podium_store_and_a_podium_db_here(
         await store.record_outcomes([Outcome(kind="code/", agent="coder", success=True)])
         await store.close()
 
-    asyncio.run(record("sqlite:///podium.db"))
+    user_store_path().parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(record(str(user_store_path())))
     payload = route_json(team, "", "-c", "code")
     assert payload["candidates"][0]["runs"] == 1  # type: ignore[index]
     monkeypatch.setenv("PODIUM_STORE", "memory://")
