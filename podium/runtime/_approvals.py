@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from podium.context import PendingWrite
-from podium.events import ApprovalGranted, ApprovalRejected, ErrorInfo
+from podium.events import ApprovalGranted, ApprovalRejected, ErrorInfo, unencodable
 from podium.exceptions import (
     ApprovalDenied,
     ConfigError,
@@ -238,6 +238,9 @@ async def record_decision(
     """
     if not by.strip():
         raise ConfigError("say who decides: `by` must not be empty")
+    problem = unencodable(by, "by") or unencodable(comment, "comment")
+    if problem is not None:
+        raise ConfigError(f"decision {problem}")
     for _ in range(3):  # another decision may land between reading and appending
         state = RunState.from_events(run_id, await store.load(run_id))
         approval = _pick(state, task)

@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from podium.events import RunCancelled, RunFeedback
+from podium.events import RunCancelled, RunFeedback, unencodable
 from podium.exceptions import ConfigError, LeaseHeld
 from podium.plan import Workflow
 from podium.runtime._approvals import record_decision
@@ -103,6 +103,9 @@ async def record_feedback(
         )
     if not by.strip():
         raise ConfigError("say who gives the feedback: `by` must not be empty")
+    problem = unencodable(by, "by") or unencodable(comment, "comment")
+    if problem is not None:
+        raise ConfigError(f"feedback {problem}")
     await orch.open()
     lease = await orch.leases.acquire(run_id)
     try:

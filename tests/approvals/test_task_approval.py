@@ -257,6 +257,8 @@ async def test_deciding_needs_a_parked_run_and_a_pending_approval(worker: Worker
         parked = await orch.run(wf, inputs={"who": "x"})
         with pytest.raises(ConfigError, match="must not be empty"):
             await orch.approve(parked.run_id, by=" ")
+        with pytest.raises(ConfigError, match="by: the text has an unpaired surrogate"):
+            await orch.approve(parked.run_id, by="\udcff")
         with pytest.raises(ConfigError, match="no pending approval for task 'c'"):
             await orch.approve(parked.run_id, "c", by="x")
         await orch.approve(parked.run_id, by="x", workflow=wf)

@@ -40,6 +40,8 @@ async def test_a_score_is_a_whole_number_from_one_to_five(score: object) -> None
             await orch.feedback("r", score, by="ann")  # type: ignore[arg-type]
         with pytest.raises(ConfigError, match="say who"):
             await orch.feedback("r", 3, by=" ")
+        with pytest.raises(ConfigError, match="comment: the text has an unpaired surrogate"):
+            await orch.feedback("r", 3, by="ann", comment="bad \udcff byte")
         with pytest.raises(RunNotFound):
             await orch.feedback("nope", 3, by="ann")
         assert not [e for e in await orch.events("r") if isinstance(e, RunFeedback)]
