@@ -13,6 +13,7 @@ from typing import Any
 
 from podium.events import AnyEvent
 from podium.exceptions import ConfigError, LeaseHeld, PodiumError, RunNotFound
+from podium.metrics import ALERTS_RUN_ID
 from podium.plan import Workflow
 from podium.policy import Approval
 from podium.runtime import Orchestrator, RunState, new_run_id
@@ -109,7 +110,8 @@ class Service:
 
         def wanted(i: RunInfo) -> bool:
             return (
-                (status is None or i.status in status)
+                i.run_id != ALERTS_RUN_ID  # the drift alerts' journal is not a run
+                and (status is None or i.status in status)
                 and (workflow is None or i.name == workflow)
                 and (since is None or i.created_at >= since)
                 and (until is None or i.created_at <= until)

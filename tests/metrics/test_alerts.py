@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from podium.cli._session import list_runs
 from podium.events import ContextWritten
 from podium.exceptions import ConfigError
 from podium.metrics import (
@@ -135,8 +136,11 @@ async def test_fires_once_is_journaled_and_resolves(lab: Lab, hook: Hook) -> Non
     info = await store.get_run(ALERTS_RUN_ID)
     assert info is not None
     assert (info.name, info.status) == ("podium:alerts", "cancelled")
-    # the alerts journal is not a run the metrics count
+    # the alerts journal is not a run the metrics count, nor one `podium runs` lists
     assert (await compute_metrics(store)).totals.runs == 6
+    listed, _ = await list_runs(store=lab.url, limit=6)
+    assert len(listed) == 6
+    assert ALERTS_RUN_ID not in {i.run_id for i in listed}
 
 
 async def test_a_dead_webhook_is_reported_and_retried_never_raised(lab: Lab, hook: Hook) -> None:
