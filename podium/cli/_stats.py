@@ -16,6 +16,7 @@ from rich.text import Text
 
 from podium.cli import _render as render
 from podium.cli._app import JsonOption, StoreOption, _reported, app
+from podium.cli._store import store_url
 from podium.events import RunFeedback, to_builtins, unencodable
 from podium.exceptions import ConfigError
 from podium.metrics import (
@@ -161,7 +162,7 @@ async def _gather(
     last: int | None,
     rules: list[AlertRule],
 ) -> tuple[MetricsReport, list[AlertOutcome]]:
-    store = open_store(url)
+    store = open_store(store_url(url))
     await store.open()
     try:
         report = await compute_metrics(store, since=since, workflow=workflow, last=last)
@@ -234,7 +235,7 @@ def stats(
 
 
 async def _rate_run(url: str | None, run_id: str, score: int, by: str, comment: str) -> RunFeedback:
-    async with Orchestrator(store=url) as orch:
+    async with Orchestrator(store=store_url(url)) as orch:
         return await orch.feedback(run_id, score, by=by, comment=comment)
 
 

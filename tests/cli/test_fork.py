@@ -82,3 +82,18 @@ def test_compare_lines_up_two_runs_task_by_task(store: str) -> None:
     assert "(copied in f)" in result.stdout
     assert "writer → planner" in result.stdout
     assert invoke("compare", "p", "nope", "--store", store).exit_code == 2
+
+
+def test_without_a_store_every_command_uses_the_per_user_one() -> None:
+    """run, runs, fork, compare, feedback and stats agree on the store when none is given."""
+    code, parent = invoke_json("run", DATA / "report.yaml", "-i", "topic=tides")
+    assert code == 0
+    code, fork = invoke_json("fork", parent["run_id"], "--from", "write")
+    assert code == 0
+    assert invoke("compare", parent["run_id"], fork["run_id"]).exit_code == 0
+    assert invoke("feedback", fork["run_id"], "--score", "4").exit_code == 0
+    code, listed = invoke_json("runs")
+    assert {r["run_id"] for r in listed} == {parent["run_id"], fork["run_id"]}
+    code, stats = invoke_json("stats")
+    assert stats["runs"] == 2
+    assert stats["totals"]["satisfaction"] == 4.0
