@@ -24,6 +24,7 @@ from podium.plan._validate import validate_plan
 from podium.plan._workflow import Workflow
 from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
 from podium.plan._yaml_compose import MAX_FILE_SIZE, _size
+from podium.plan._yaml_mcp import compile_mcp_servers
 from podium.plan._yaml_nodes import JSON, Loc, _compose, _Locator
 from podium.plan._yaml_sections import (
     Capabilities,
@@ -53,6 +54,7 @@ _SECTIONS = (
     "prices",
     "executor",
     "interceptors",
+    "mcp_servers",
     "tasks",
     "output",
 )
@@ -161,6 +163,8 @@ class _Compiler:
     def __init__(self, file: str | None, lines: Mapping[Loc, int], references: References) -> None:
         self.check = Checker(file, lines)
         self.resolve = Resolver(self.check, references)
+        self.runs_code = isinstance(references, Importer)  # else MCP servers are not contacted
+        self.base_dir = os.path.dirname(os.path.abspath(file)) if file is not None else None
         self.echoes = Echoes()
         self.tasks = TaskSection(self.check, self.echoes)
 
@@ -173,6 +177,9 @@ class _Compiler:
         name = self._header(data)
         inputs, input_names = compile_inputs(check, data.get("inputs"))
         tools = compile_tools(check, resolve, data.get("tools"))
+        compile_mcp_servers(
+            check, data.get("mcp_servers"), tools, connect=self.runs_code, base_dir=self.base_dir
+        )
         agents, capabilities = compile_agents(
             check, resolve, self.echoes, data.get("agents"), tools
         )

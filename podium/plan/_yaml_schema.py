@@ -76,6 +76,7 @@ class _AgentBody(_Body):
     capabilities: _Names = []
     model: str | None = None
     python: str | None = None
+    a2a: str | None = None  # a remote A2A agent's base URL (podium.a2a.A2AAgent)
     tools: _Names = []
     instructions: str = ""
     max_rounds: int = pydantic.Field(8, ge=1)

@@ -140,6 +140,8 @@ def _agent(
     tools: Mapping[str, Tool | None],
 ) -> Agent | None:
     loc = ("agents", name)
+    if m.a2a is not None:
+        return _remote_agent(check, resolve, name, m)
     if m.model is not None and m.python is not None:
         check.add((*loc, "python"), "give either `model` or `python`, not both")
         return None
@@ -174,6 +176,40 @@ def _agent(
     except ConfigError as exc:
         check.add(loc, str(exc))
         return None
+
+
+A2A_AGENT = "podium.a2a._client:A2AAgent"
+"""What makes an agent of ``a2a: URL`` (the ``a2a`` extra); found like a ``python:`` reference."""
+
+
+def _remote_agent(check: Checker, resolve: Resolver, name: str, m: _AgentBody) -> Agent | None:
+    """A remote A2A agent; its card is read now unless `description` and `capabilities` say
+    what it does."""
+    loc = ("agents", name)
+    if m.model is not None or m.python is not None or m.tools:
+        check.add((*loc, "a2a"), "an `a2a` agent is remote: no `model`, `python` or `tools`")
+        return None
+    make = resolve(A2A_AGENT, (*loc, "a2a"))
+    if make is None:
+        return None
+    if is_stand_in(make):  # checked, not run: no code imported, no card read
+        return Agent(
+            name=name, description=m.description, capabilities=tuple(m.capabilities), function=make
+        )
+    try:
+        agent: Agent = make(
+            m.a2a,
+            name=name,
+            description=m.description or None,
+            capabilities=m.capabilities or None,
+            retry=m.retry.policy() if m.retry is not None else None,
+            backups=m.backups,
+            max_concurrency=m.max_concurrency,
+        )
+    except ConfigError as exc:
+        check.add((*loc, "a2a"), str(exc))
+        return None
+    return agent
 
 
 def _agent_tools(

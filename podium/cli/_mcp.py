@@ -1,0 +1,156 @@
+"""`podium mcp serve`: a workflow or a team as an MCP server (stdio, or streamable HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from podium.cli._inputs import add_import_paths
+from podium.cli._mcp_runs import BackgroundRuns
+from podium.cli._store import store_url
+from podium.exceptions import ConfigError, PodiumError
+from podium.plan import Workflow, load_workflow
+from podium.runtime import Orchestrator
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+log = logging.getLogger(__name__)
+
+Mount = Callable[["MCPServer"], object]
+"""Adds tools, resources or prompts to the server (``--mount``)."""
+
+EXIT_USAGE = 2
+
+mcp_app = typer.Typer(
+    help="Model Context Protocol: serve a workflow or a team to MCP hosts.", no_args_is_help=True
+)
+
+
+@mcp_app.command("serve")
+def serve_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A workflow file, or an agents file (a team).", show_default=False),
+    ],
+    *,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="Serve streamable HTTP at http://HOST:PORT/mcp (default: stdio).",
+            show_default=False,
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Store URL (default: $PODIUM_STORE).", show_default=False),
+    ] = None,
+    mount: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mount",
+            metavar="MODULE:FUNCTION",
+            help="Call FUNCTION(server) to add tools, resources or prompts. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve FILE over MCP: tools to run it and read runs, approve or reject, ask each agent.
+
+    Without --http it speaks MCP on stdin/stdout (what MCP hosts start); Ctrl-C (or the host
+    closing the pipe) leaves runs still going resumable.
+    """
+    try:
+        bind = parse_bind(http) if http is not None else None
+        workflow = _load(file)
+        mounts = [_mountable(ref) for ref in mount or ()]
+        asyncio.run(_serve(workflow, store_url(store), bind, mounts))
+    except PodiumError as exc:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", style="red")
+        raise typer.Exit(EXIT_USAGE) from None
+    except ImportError as exc:
+        Console(stderr=True).print(f"error: {exc}; install the extra: pip install 'podium[mcp]'")
+        raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def parse_bind(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (a loopback host: the endpoint has no authentication)."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"--http takes HOST:PORT, not {value!r}")
+    if host != "localhost":
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConfigError(
+                f"--http {value!r}: the MCP endpoint has no authentication, so it listens on "
+                "a loopback address only (127.0.0.1, ::1); put a proxy that authenticates "
+                "in front of it to reach it from elsewhere"
+            )
+    return host, int(port)
+
+
+def _load(file: Path) -> Workflow:
+    if not file.is_file():
+        raise ConfigError(f"no workflow file {str(file)!r}")
+    add_import_paths(file)
+    return load_workflow(str(file), require_tasks=False)
+
+
+def _mountable(ref: str) -> Mount:
+    module, _, name = ref.partition(":")
+    if not module or not name:
+        raise ConfigError(f"--mount takes MODULE:FUNCTION, not {ref!r}")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--mount {ref!r}: {exc}") from None
+    if not callable(found):
+        raise ConfigError(f"--mount {ref!r} is not a function")
+    mount: Mount = found
+    return mount
+
+
+async def _serve(
+    workflow: Workflow, store: str, bind: tuple[str, int] | None, mounts: list[Mount]
+) -> None:
+    # imported here: the MCP SDK loads only when a server starts, not with every command
+    from podium.cli._mcp_server import build_server
+
+    orch = Orchestrator(agents=workflow.agents, store=store)
+    async with orch, asyncio.TaskGroup() as group:  # the group's runs end before the store
+        runs = BackgroundRuns(orch, group)
+        server = build_server(orch, workflow, runs, team=not len(workflow.plan))
+        for mount in mounts:
+            mount(server)
+        try:
+            await (_http(server, *bind) if bind is not None else server.run_stdio_async())
+        finally:
+            runs.shutdown()
+
+
+async def _http(server: MCPServer, host: str, port: int) -> None:
+    import uvicorn
+
+    app = server.streamable_http_app(host=host)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    log.info("MCP server on http://%s:%s/mcp", host, port)
+    await uvicorn.Server(config).serve()
+
+
+__all__ = ["mcp_app", "parse_bind"]
