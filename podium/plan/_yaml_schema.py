@@ -36,9 +36,21 @@ class _InterceptorBody(_Body):
 
 
 class _ToolBody(_Body):
-    python: str
-    effect: Literal["read", "write", "irreversible"] = "read"
+    python: str | None = None
+    use: str | None = None
+    """A standard tool of `podium.tools` by kind (its options under ``with``)."""
+    with_: dict[str, JSON] = pydantic.Field({}, alias="with")
+    effect: Literal["read", "write", "irreversible"] | None = None
+    """``read`` by default for a ``python`` tool; a standard tool's own, which this may raise."""
     description: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one_source(self) -> _ToolBody:
+        if (self.python is None) == (self.use is None):
+            raise ValueError("give either `python` (MODULE:FUNCTION) or `use` (a standard tool)")
+        if self.with_ and self.use is None:
+            raise ValueError("`with` sets a standard tool's options: it needs `use`")
+        return self
 
 
 class _RetryBody(_Body):

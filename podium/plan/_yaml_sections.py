@@ -8,6 +8,7 @@ broken section makes some of the plan's problems mere echoes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -31,7 +32,8 @@ from podium.plan._yaml_schema import (
 )
 from podium.plan._yaml_tasks import Echoes
 from podium.policy import Policy
-from podium.tools import Tool
+from podium.tools import EFFECTS, Tool
+from podium.tools._standard import STANDARD, standard_tools
 
 Capabilities = dict[str, tuple[str, ...]]
 """Every declared agent's capabilities, by agent name (for plan validation)."""
@@ -83,18 +85,44 @@ def compile_tools(check: Checker, resolve: Resolver, raw: JSON) -> dict[str, Too
     for name, body in check.entries(raw, ("tools",), "tool names to tools") or ():
         loc = ("tools", name)
         m = check.model(_ToolBody, body, loc)
-        function = resolve(m.python, (*loc, "python")) if m is not None else None
         table[name] = None
+        if m is not None and m.use is not None:
+            made = _standard(check, loc, name, m)
+            if made:  # else the entry stays, broken (`None`): agents naming it are not told twice
+                table.pop(name)
+                table.update((t.name, t) for t in made)
+            continue
+        function = resolve(m.python, (*loc, "python")) if m is not None and m.python else None
         if m is None or function is None:
             continue
         try:
             table[name] = Tool.from_function(
-                function, name=name, description=m.description, effect=m.effect
+                function, name=name, description=m.description, effect=m.effect or "read"
             )
         except Exception as exc:  # a signature pydantic cannot describe, and the like
             detail = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             check.add((*loc, "python"), f"cannot make a tool of {m.python!r}: {detail}")
     return table
+
+
+def _standard(check: Checker, loc: Loc, name: str, m: _ToolBody) -> list[Tool]:
+    """The tools of a ``use:`` entry, with the file's effect and description where it gives
+    them (an effect may only be raised: a standard tool declares the least it has)."""
+    assert m.use is not None
+    try:
+        made = standard_tools(m.use, m.with_, name)
+    except ConfigError as exc:
+        check.add((*loc, "with" if m.with_ and m.use in STANDARD else "use"), str(exc))
+        return []
+    changes: dict[str, Any] = {}
+    if m.description is not None:
+        changes["description"] = m.description
+    lowered = [t for t in made if m.effect and EFFECTS.index(m.effect) < EFFECTS.index(t.effect)]
+    for t in lowered:
+        check.add((*loc, "effect"), f"{t.name!r} is {t.effect!r}: a file cannot lower it")
+    if m.effect is not None and not lowered:
+        changes["effect"] = m.effect
+    return [dataclasses.replace(t, **changes) for t in made]
 
 
 def compile_agents(
