@@ -107,7 +107,8 @@ class Checker:
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False)
         for err in errors:
-            self._pydantic_error(err, loc, list(cls.model_fields))
+            keys = [f.alias or name for name, f in cls.model_fields.items()]
+            self._pydantic_error(err, loc, keys)
         bad = {str(err["loc"][0]) for err in errors if err["loc"]}
         try:
             return cls.model_validate({k: v for k, v in body.items() if k not in bad}), bad
@@ -122,6 +123,8 @@ class Checker:
             self.add(where[:-1], f"unknown key {key!r}{suggest(key, fields)}", at=where)
         elif kind == "missing":
             self.add(where[:-1], f"missing required key {err['loc'][-1]!r}")
+        elif kind == "value_error":  # a model's own check: its message says it all
+            self.add(where, str(err["ctx"]["error"]))
         elif kind == "literal_error":
             expected = err["ctx"]["expected"]
             close = difflib.get_close_matches(str(value), re.findall(r"'([^']*)'", expected), 1)

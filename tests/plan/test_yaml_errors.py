@@ -159,7 +159,7 @@ def test_missing_required_fields() -> None:
             agent: neither
           - {id: 3, agent: both}
         """) == [
-        (2, "tools.t", "missing required key 'python'"),
+        (2, "tools.t", "give either `python` (MODULE:FUNCTION) or `use` (a standard tool)"),
         (
             4,
             "agents.neither.model",
