@@ -60,8 +60,11 @@ def comparison_table(a: str, b: str, rows: list[TaskComparison]) -> Table:
     """One row per task: status, agent, time and cost in run `a` → run `b` (one value where
     they agree), and whether the outputs agree."""
     table = Table(box=None, pad_edge=False, header_style="bold", title=f"{a} → {b}")
-    for column in ("task", "status", "agent", "time", "cost", "output"):
-        table.add_column(column, justify="right" if column in ("time", "cost") else "left")
+    for column in ("task", "status", "agent", "time", "cost"):  # short: kept whole
+        table.add_column(
+            column, justify="right" if column in ("time", "cost") else "left", no_wrap=True
+        )
+    table.add_column("output", overflow="fold")  # what wraps
     for row in rows:
         status = _pair(*(s or "-" for s in row.status))
         status += "".join(f" (copied in {r})" for r, c in zip((a, b), row.copied, strict=True) if c)
