@@ -103,8 +103,9 @@ async def compute_metrics(
 
     Args:
         store: an opened store.
-        since, until: only runs created in this window (seconds since the epoch; ``None``:
+        since: only runs created at or after this time (seconds since the epoch; ``None``:
             open on that side).
+        until: only runs created at or before this time (seconds since the epoch; ``None``: open).
         workflow: only runs of the workflow of this name.
         last: only the `last` most recent of the runs selected.
         buckets: spans the window is cut into for the time series (``MetricsReport.series``).

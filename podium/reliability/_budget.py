@@ -21,7 +21,7 @@ from podium.models._prices import cost_usd
 class Budget(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Limits on what a run (`Limits.budget`) or a task and its map children (`Task.budget`) spend.
 
-    Args:
+    Attributes:
         tokens: input + output tokens of every model call.
         usd: dollars, at the prices of `podium.models` (a model without a price costs 0).
         wall_s: seconds from the run's submission (for a task: from the start of its latest

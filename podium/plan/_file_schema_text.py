@@ -1,0 +1,218 @@
+"""What each key of a workflow file means: the descriptions of `_file_schema`'s JSON Schema.
+
+One entry per key of every body model (``""``: the body itself); a test checks that every key
+the models have is described here and that nothing here describes a key they do not have.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DESCRIPTIONS", "SECTIONS"]
+
+SECTIONS: dict[str, str] = {
+    "name": "The workflow's name (default: the file's name without its extension).",
+    "description": "What the workflow does, for people and for `podium serve`.",
+    "inputs": "Run inputs: a list of names, or a mapping of names to `Input`. An input without"
+    " a default is required. Instructions refer to them as `{{ inputs.NAME }}`.",
+    "agents": "The team: agent names to `Agent`.",
+    "tools": "Tools agents may call, by name: a Python function or a standard tool (`Tool`).",
+    "mcp_servers": "MCP servers whose tools agents may name, by server name (`McpServer`).",
+    "context": "Merge policy per blackboard key, for writes by tasks that run at once (`Context`).",
+    "policy": "What waits for a person's approval (`Policy`).",
+    "router": "How tasks that name a capability are routed to an agent (`Router`).",
+    "planner": "How a goal is planned into tasks by a model (`Planner`); used by"
+    " `podium run FILE --goal …`.",
+    "prices": "Model prices in USD per million tokens, on top of the built-in table: model"
+    " names to `Price`.",
+    "executor": "Where attempts run: `local` (the default), `ray`, or `{ray: Ray}`.",
+    "interceptors": "`module:Class` references (or `Interceptor`) made when the file is loaded;"
+    " they wrap the run's attempts, model calls and tool calls, before Podium's own.",
+    "tasks": "The plan: a list of tasks with ids (`TaskWithId`), or a mapping of ids to"
+    " `Task`. Required (an agents file, planned from a goal, has none).",
+    "output": "What the run returns: a template (`{{ tasks.ID.output }}`), a bare task id, or a"
+    " mapping or list of templates. Default: the output of the one task nothing depends on (of"
+    " each such task, by id, when there are several).",
+}
+
+_EFFECT = "`read`, `write` or `irreversible`"
+
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "Input": {
+        "": "A run input.",
+        "type": "The type a value given on the command line or in Python is converted to"
+        " (`any`: kept as given).",
+        "description": "What the input is for.",
+        "default": "The value when none is given; without a default, the input is required.",
+    },
+    "Agent": {
+        "": "A named specialist, made from exactly one of `model`, `python` and `a2a`.",
+        "description": "What the agent is good at, shown to the router and the planner.",
+        "capabilities": "Capability tags a task's `capability` can ask for.",
+        "model": "A model-driven agent's model, `provider:name` (`local:smollm2`,"
+        " `openai:gpt-4o-mini`, `anthropic:…`, `test`).",
+        "python": "A Python agent: `module:function`, called with a `TaskCall`; imported"
+        " from the file's folder, the current one or the installed packages.",
+        "a2a": "A remote A2A agent's base URL; its card is read when the file is loaded unless"
+        " `description` and `capabilities` say what it does. No `tools`.",
+        "tools": "Names of tools (from `tools` or `mcp_servers`) a model-driven agent may call:"
+        " its allow-list.",
+        "instructions": "The agent's role, put at the top of its system prompt.",
+        "max_rounds": "Model calls at most per attempt of a task.",
+        "max_concurrency": "Tasks this agent may run at once (default: only the global limit).",
+        "metadata": "Free-form data; the router reads `cost_tier`, `expected_cost_usd` and"
+        " `expected_latency_s` until it has learned them.",
+        "retry": "How this agent's tasks are retried when the task does not say.",
+        "backups": "Agents that take a task over, in order, when this agent fails for good or"
+        " its circuit breaker is open.",
+        "handoffs": "Agents a model-driven agent may hand its task over to.",
+        "max_handoffs": "Handoffs at most within one attempt of a task that starts here.",
+        "examples": "Tasks this agent is right for, in a user's words; the router compares an"
+        " instruction with them.",
+    },
+    "Retry": {
+        "": "Retries of one task on one agent. The delay before retry n is"
+        " `backoff_s * multiplier ** (n - 1)`, capped at `max_backoff_s`, less a random share"
+        " of at most `jitter`.",
+        "attempts": "Attempts on one agent, the first included (1: never retry).",
+        "backoff_s": "Seconds before the first retry.",
+        "max_backoff_s": "Cap on the delay, in seconds.",
+        "multiplier": "Growth of the delay from one retry to the next.",
+        "jitter": "Share of the delay drawn at random, from 0 to 1.",
+        "on": "The error types that are retried (default: every error marked retryable).",
+    },
+    "Tool": {
+        "": "A tool, from exactly one of `python` and `use`.",
+        "python": "A Python function, `module:function`; its parameters' annotations give the"
+        " tool's JSON Schema and its docstring the description.",
+        "use": "A standard tool of `podium.tools`, by kind (see the Tools pages).",
+        "with": "A standard tool's options; needs `use`.",
+        "effect": f"What calling it does: {_EFFECT}. Default: `read` for a `python` tool, a"
+        " standard tool's own (which this may raise, never lower).",
+        "description": "What the tool does, for the model (default: the function's docstring).",
+    },
+    "McpServer": {
+        "": "An MCP server, started as a program (`command`) or reached over HTTP (`url`).",
+        "command": "The program to start (stdio transport); `python` is the Python running Podium.",
+        "args": "The program's arguments; one naming a file beside the workflow file is made"
+        " absolute.",
+        "env": "Environment variables for the program; `${NAME}` is read from the environment"
+        " when connecting.",
+        "cwd": "The program's working folder, relative to the workflow file's.",
+        "url": "The server's streamable-HTTP endpoint, `http://` or `https://`.",
+        "headers": "HTTP headers (`${NAME}` is read from the environment when connecting).",
+        "tools": "The allow-list of the server's tools (default: all of them).",
+        "effect": f"The effect of its tools: {_EFFECT}.",
+        "effects": "The effect of particular tools, by name.",
+        "prefix": "Put before each of its tools' names (tells servers apart).",
+        "timeout_s": "Seconds a tool call may take.",
+        "connect_timeout_s": "Seconds connecting may take.",
+        "idle_s": "Seconds an unused session stays open.",
+    },
+    "Context": {
+        "": "How writes to one blackboard key merge.",
+        "merge": "`error` (two writers conflict), `last` (the last write wins), `append` (a"
+        " list of every write) or `reduce` (a function merges).",
+        "reducer": "The `module:function` that merges, for `merge: reduce` only.",
+    },
+    "Policy": {
+        "": "What waits for a person. A parked run holds nothing in memory; the decision binds"
+        " to the exact action (a hash of the tool and its arguments, or of the task and its"
+        " instruction).",
+        "approve_effects": "Tool effects whose every call waits for approval.",
+        "approve_risks": "Task risks that wait for approval before the task runs.",
+        "min_confidence": "A result stating a lower confidence waits for approval before it is"
+        " committed.",
+        "approval_ttl_s": "Seconds a request stays open; an expired one counts as rejected"
+        " (default: never expires).",
+    },
+    "Router": {
+        "": "How the router picks an agent for a task that names a capability.",
+        "relevance": "How an agent's description is matched to an instruction: `hybrid` (BM25"
+        " and MiniLM embeddings), `bm25`, `embeddings`, or `auto` (hybrid when the"
+        " `embeddings` extra is installed, else BM25).",
+        "min_score": "The fit under which no agent fits a task (default: the relevance's own"
+        ' calibrated threshold; 0: never "no fit").',
+        "on_no_fit": "What happens to a task no agent fits: `fail`, or `ask` a person to approve"
+        " the closest agent.",
+        "tie_break_model": "A `provider:model` that breaks near-ties (default: none).",
+        "tie_break_margin": "Relevance gap under which candidates count as tied.",
+    },
+    "Planner": {
+        "": "How a model plans a goal into tasks for the team; every proposal is validated"
+        " like a workflow file.",
+        "model": "The planner's model, `provider:name`.",
+        "max_repairs": "Rounds after a rejected proposal, each carrying its problems.",
+        "max_replans": "Failed branches a run may re-plan.",
+        "max_plan_tasks": "Tasks at most in a proposed plan.",
+        "answers": "Whether a goal that is one short question may be answered directly.",
+        "by_capability": "Whether proposed tasks may name a capability instead of an agent.",
+        "fallback": "When no proposal is valid: `agent` (one task for the most relevant"
+        " agent), `none` (the run fails) or a default plan (`Fallback`).",
+    },
+    "Fallback": {
+        "": "A default plan, compiled and validated like `tasks`; its instructions may use"
+        " `{{ inputs.goal }}`.",
+        "tasks": "Its tasks, each with an id.",
+        "output": "Its output, as the file's `output`.",
+    },
+    "Ray": {
+        "": "Run attempts as Ray tasks (`pip install 'podium[ray]'`).",
+        "address": "The Ray cluster (`auto`, `ray://HOST:PORT`, `HOST:PORT`); default: a new"
+        " local Ray instance.",
+        "num_cpus": "CPUs of a new local instance.",
+        "runtime_env": "Ray's runtime environment for the attempts (e.g. `{pip: [httpx]}`).",
+        "agents": "Per agent name: Ray resources and attempts at once (`RayAgent`).",
+    },
+    "RayAgent": {
+        "": "What one agent's attempts ask of Ray.",
+        "num_cpus": "CPUs per attempt.",
+        "num_gpus": "GPUs per attempt.",
+        "memory": "Bytes of memory per attempt.",
+        "resources": "Custom Ray resources per attempt.",
+        "accelerator_type": "The accelerator an attempt needs.",
+        "max_concurrency": "Attempts of this agent at once.",
+    },
+    "Interceptor": {
+        "": "An interceptor made with arguments.",
+        "python": "`module:Class` (or a function that returns an interceptor).",
+        "args": "Keyword arguments it is made with.",
+    },
+    "Task": {
+        "": "One node of the plan; names an `agent` or a `capability` (the router then picks"
+        " the agent).",
+        "id": "Unique within the plan: letters, digits, `_` and `-`. In a mapping of tasks, the"
+        " key is the id.",
+        "instruction": "What to do; may use `{{ inputs.NAME }}`, `{{ tasks.ID.output }}` and,"
+        " in a mapped task, `{{ item }}`.",
+        "agent": "The agent that does it.",
+        "capability": "The capability the agent must have, when `agent` is not given.",
+        "needs": "Ids of the tasks whose outputs this one receives; it runs after them.",
+        "reads": "Blackboard keys the task may read.",
+        "optional": "The run may finish without this task (`partially_succeeded`); what needs"
+        " it gets `null`.",
+        "map": "`tasks.ID.output` or `inputs.NAME`, a list: one sub-task per item, outputs"
+        " joined in order.",
+        "output_schema": "A JSON Schema the output must match.",
+        "retries": "Extra attempts right after a failure (`retry` says more; give one of them).",
+        "timeout_s": "Seconds an attempt may take.",
+        "risk": "`low`, `medium` or `high`; the policy's `approve_risks` may make it wait.",
+        "approval": "`required`: the task waits for a person's approval before it runs.",
+        "retry": "Attempts, backoff and which errors to retry.",
+        "backups": "Agents that take the task over, in order, when its agent fails for good.",
+        "budget": "What the task and its map children may spend.",
+    },
+    "TaskWithId": {"": "A `Task` in a list, which must have its `id`."},
+    "Budget": {
+        "": "Limits on what a task spends; passing one fails the task with reason `budget`.",
+        "tokens": "Input and output tokens of every model call.",
+        "usd": "Dollars, at the model prices.",
+        "wall_s": "Seconds from the start of the latest attempt.",
+        "steps": "Model calls and tool calls.",
+        "fallback_model": "A `provider:name` to switch to when the budget runs low.",
+        "fallback_below": "Switch once less than this share of the token or dollar budget is left.",
+        "output_estimate": "Output tokens assumed for a request that sets no `max_tokens`.",
+    },
+    "Price": {
+        "": "USD per million tokens: `{input_per_mtok, output_per_mtok}`, `{input, output}` or"
+        " `[input, output]`.",
+    },
+}
