@@ -39,6 +39,9 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         output_schema: the JSON Schema the output must match, if any.
         explicit_inputs: the instruction's template already shows what the task needs, so a
             model-driven agent does not append the needed outputs to its prompt.
+        approved: action hashes a person approved for this task and no execution used yet. An
+            agent that asks for approval itself (raising `podium.policy.ApprovalNeeded`) goes
+            ahead only with its action's hash here: never on its own say-so.
     """
 
     run_id: str
@@ -53,6 +56,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int = 1
     output_schema: Mapping[str, JSON] | None = None
     explicit_inputs: bool = False
+    approved: frozenset[str] = frozenset()
 
     def idempotency_key(self, name: str) -> str:
         """A key for the task's side effect `name`: the same in every attempt of the task,
@@ -92,6 +96,8 @@ class Agent:
         handoffs: agents a model-driven agent may hand its task over to (see
             `podium.agents._handoff`).
         max_handoffs: bound on handoffs within one attempt of a task that starts on this agent.
+        examples: tasks it is the right agent for, in the words a user would use; routers
+            that read them (`podium.routing.HybridRelevance`) use them as labelled neighbours.
     """
 
     name: str
@@ -109,6 +115,7 @@ class Agent:
     max_tool_result_chars: int = 32_000
     handoffs: tuple[str, ...] = ()
     max_handoffs: int = DEFAULT_MAX_HANDOFFS
+    examples: tuple[str, ...] = ()
     is_async: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +136,11 @@ class Agent:
         if dupes:
             raise ConfigError(f"agent {self.name!r} lists tool(s) {dupes} more than once")
         validate_handoffs(self)
+        if isinstance(self.examples, str) or not all(
+            isinstance(e, str) and e.strip() for e in self.examples
+        ):
+            raise ConfigError(f"agent {self.name!r}: examples must be non-empty strings")
+        object.__setattr__(self, "examples", tuple(self.examples))  # a list given becomes a tuple
 
 
 def agent_table(agents: Sequence[Agent]) -> dict[str, Agent]:

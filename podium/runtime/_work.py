@@ -28,6 +28,7 @@ from podium.models._calls import call_model
 from podium.models._prices import PriceTable
 from podium.models._registry import resolve_model
 from podium.policy import ApprovalNeeded
+from podium.policy._approval import GRANTED
 from podium.reliability._clock import SYSTEM_CLOCK, Clock
 from podium.reliability._guards import HandoffGuard
 from podium.runtime._attempt import AttemptInput, AttemptOutcome, EventSink
@@ -87,6 +88,9 @@ class AttemptWorker:
             attempt=input.attempt,
             output_schema=task.output_schema,
             explicit_inputs=input.explicit_inputs,
+            approved=frozenset(
+                a.action_hash for a in input.approvals if a.status == GRANTED and not a.used
+            ),
         )
         try:  # the agent's work, checked: its output matches the task's schema and, like its
             # context writes, can be journaled exactly
