@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -113,3 +114,23 @@ def test_standard_tools_from_python() -> None:
     assert tool.name == "yo"
     with pytest.raises(ConfigError, match="unknown standard tool 'x'"):
         standard_tools("x", {}, "x")
+
+
+def located(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sequence[Tool]:
+    """A test kind that says where its relative paths are from."""
+
+    def where() -> str:
+        """Where relative paths are from."""
+        return str(base_dir)
+
+    return [Tool.from_function(where)]
+
+
+def test_a_kind_that_takes_base_dir_gets_the_workflow_files_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(STANDARD, "located", f"{__name__}:located")
+    path = tmp_path / "flows" / "f.yaml"
+    wf = load_workflow_text(flow("w: {use: located}", "[w]"), path=str(path))
+    assert tools_of(wf)[0].function() == str(path.parent)
+    assert standard_tools("located", {}, "w")[0].function() == "None"
