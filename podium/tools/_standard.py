@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
@@ -24,6 +26,16 @@ Options = TypeVar("Options", bound=pydantic.BaseModel)
 
 STANDARD: dict[str, str] = {
     # kind: "module:factory"
+    "documents": "podium.tools.documents:make",
+    "web_fetch": "podium.tools.web:make_fetch",
+    "web_search": "podium.tools.web:make_search",
+    "send_email": "podium.tools.email:make",
+    "openapi": "podium.tools.openapi:make",
+    "python_sandbox": "podium.tools.sandbox:make",
+    "calculator": "podium.tools.calculator:make",
+    "sql_query": "podium.tools.sql:make_query",
+    "sql_write": "podium.tools.sql:make_write",
+    "sql_schema": "podium.tools.sql:make_schema",
 }
 """The standard tool kinds, each the import path of its factory."""
 
@@ -40,9 +52,13 @@ def options(model: type[Options], raw: Mapping[str, JSON], kind: str) -> Options
         raise ConfigError(f"tool kind {kind!r}: {problems}") from None
 
 
-def standard_tools(kind: str, raw: Mapping[str, JSON], name: str) -> list[Tool]:
+def standard_tools(
+    kind: str, raw: Mapping[str, JSON], name: str, *, base_dir: Path | None = None
+) -> list[Tool]:
     """The tools of standard `kind` set up with `raw` options, named after the entry `name`
-    (one tool takes the name; several are ``{name}_{tool}``).
+    (one tool takes the name; several are ``{name}_{tool}``). A factory with a ``base_dir``
+    parameter is given `base_dir`: the folder relative paths in its options are from (the
+    workflow file's).
 
     Raises:
         ConfigError: an unknown kind, bad options, or a kind whose extra is not installed.
@@ -59,7 +75,8 @@ def standard_tools(kind: str, raw: Mapping[str, JSON], name: str) -> list[Tool]:
             f"standard tool {kind!r} needs {exc.name!r}, which is not installed"
             " (see the tool's documentation for its extra)"
         ) from None
-    made = list(factory(raw))
+    takes_dir = "base_dir" in inspect.signature(factory).parameters
+    made = list(factory(raw, base_dir=base_dir) if takes_dir else factory(raw))  # type: ignore[call-arg]
     if len(made) == 1:
         return [dataclasses.replace(made[0], name=name)]
     return [dataclasses.replace(t, name=f"{name}_{t.name}") for t in made]

@@ -1,0 +1,4 @@
+# tries: flood stdout
+# expect: limit:output
+while True:
+    print("y" * 10000)

@@ -1,0 +1,4 @@
+# tries: spin the CPU forever
+# expect: limit:cpu_time
+while True:
+    pass
