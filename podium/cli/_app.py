@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -22,7 +23,13 @@ from rich.text import Text
 
 import podium
 from podium.cli import _render as render
+from podium.cli._a2a import a2a_app
+from podium.cli._follow import follow as follow_run
+from podium.cli._fork import comparison_table, fork_session
+from podium.cli._hints import end_lines
 from podium.cli._inputs import add_import_paths, parse_inputs
+from podium.cli._mcp import mcp_app
+from podium.cli._serve import serve_command
 from podium.cli._session import (
     Outcome,
     cancel_run,
@@ -32,11 +39,14 @@ from podium.cli._session import (
     run_workflow,
 )
 from podium.cli._stdout import stdout_to_stderr
-from podium.events import json_schema, to_builtins
+from podium.cli._store import store_url
+from podium.cli._summary import print_run
+from podium.events import Usage, json_schema, to_builtins
 from podium.exceptions import ConfigError, JournalConflict, PodiumError, RunNotFound, StoreError
 from podium.models._prices import PriceTable, default_prices
 from podium.plan import Planner, Workflow, load_workflow
-from podium.runtime import Limits, new_run_id
+from podium.plan._file_schema import workflow_schema
+from podium.runtime import Limits, compare_runs, new_run_id
 
 app = typer.Typer(
     name="podium",
@@ -52,7 +62,8 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store URL (default: $PODIUM_STORE, else podium.db here).",
+        help="Store URL or SQLite file (default: $PODIUM_STORE, else podium.db in your data"
+        " folder, e.g. ~/.local/share/podium).",
         show_default=False,
     ),
 ]
@@ -92,6 +103,17 @@ RayAddressOption = Annotated[
         metavar="ADDR",
         help="The Ray cluster (auto, ray://HOST:PORT or HOST:PORT); default: the file's, else a"
         " new local Ray instance. Implies --executor ray.",
+        show_default=False,
+    ),
+]
+TraceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trace",
+        metavar="otlp|console|off",
+        help="OpenTelemetry traces of the run (pip install 'podium\\[otel]'): otlp (to"
+        " OTEL_EXPORTER_OTLP_ENDPOINT), console (stderr) or off. Default: PODIUM_TRACE, else"
+        " otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set, else off.",
         show_default=False,
     ),
 ]
@@ -152,7 +174,11 @@ def _prices(file: Path | None) -> PriceTable | None:
     return default_prices().with_file(file) if file is not None else None
 
 
-def _report(outcome: Outcome, *, as_json: bool, console: Console) -> NoReturn:
+def _report(
+    outcome: Outcome, *, as_json: bool, console: Console, store: str | None = None
+) -> NoReturn:
+    """Print how a driven run ended, then where it is stored (`store` as ``--store`` gave it)
+    and how to see it again or decide what it waits for; exit with the run's code."""
     result = outcome.result
     if as_json:
         typer.echo(render.dump_json(result.to_json()))
@@ -160,6 +186,10 @@ def _report(outcome: Outcome, *, as_json: bool, console: Console) -> NoReturn:
         if outcome.state.plan is not None:
             console.print(render.task_table(outcome.state))
         console.print(render.result_renderable(result))
+        pending = outcome.state.approvals.pending()
+        url = store_url(store)
+        hints = end_lines(result.run_id, url, store, status=result.status, pending=pending)
+        console.print(hints, soft_wrap=True)  # command lines stay whole, to be copied
     if result.ok:
         raise typer.Exit(0)
     stopped = outcome.interrupted and result.status in ("interrupted", "cancelled")
@@ -263,6 +293,7 @@ def run(
     ] = False,
     executor: ExecutorOption = None,
     ray_address: RayAddressOption = None,
+    trace: TraceOption = None,
 ) -> None:
     """Run a workflow file (or plan a goal for a team) and print the result.
 
@@ -299,9 +330,10 @@ def run(
                 upgrade=upgrade,
                 executor=None if executor is None else executor.value,
                 ray_address=ray_address,
+                trace=trace,
             )
         )
-    _report(outcome, as_json=as_json, console=console)
+    _report(outcome, as_json=as_json, console=console, store=store)
 
 
 @app.command()
@@ -323,6 +355,7 @@ def resume(
     ] = None,
     executor: ExecutorOption = None,
     ray_address: RayAddressOption = None,
+    trace: TraceOption = None,
 ) -> None:
     """Continue a run from its journal (a finished run is only reported).
 
@@ -343,9 +376,10 @@ def resume(
                 upgrade=workflow,
                 executor=None if executor is None else executor.value,
                 ray_address=ray_address,
+                trace=trace,
             )
         )
-    _report(outcome, as_json=as_json, console=console)
+    _report(outcome, as_json=as_json, console=console, store=store)
 
 
 @app.command()
@@ -369,6 +403,7 @@ def cancel(
         typer.echo(render.dump_json(result.to_json()))
     else:
         console.print(render.result_renderable(result))
+        console.print(end_lines(run_id, store_url(store), store), soft_wrap=True)
     raise typer.Exit(0 if result.status == "cancelled" else 1)
 
 
@@ -378,15 +413,24 @@ def runs(
     as_json: JsonOption = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Runs to list.")] = 20,
 ) -> None:
-    """List the most recent runs."""
+    """List the most recent runs: status, duration, tokens, cost, who drives them."""
     with _reported():
-        found = asyncio.run(list_runs(store=store, limit=limit))
+        found, usage = asyncio.run(list_runs(store=store, limit=limit))
     if as_json:
-        typer.echo(render.dump_json([msgspec.to_builtins(info) for info in found]))
+        now = time.time()
+        rows = [
+            {
+                **msgspec.to_builtins(info),
+                "duration_s": render.run_duration(info, now=now),
+                "usage": render.usage_json(usage.get(info.run_id, Usage())),
+            }
+            for info in found
+        ]
+        typer.echo(render.dump_json(rows))
     elif not found:
         Console().print("no runs yet", style="dim")
     else:
-        Console().print(render.runs_table(found))
+        Console().print(render.runs_table(found, usage))
 
 
 @app.command()
@@ -394,29 +438,122 @@ def show(
     run_id: Annotated[str, typer.Argument(help="The run to show.", show_default=False)],
     store: StoreOption = None,
     as_json: JsonOption = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Then print its new events as they come, until it ends (with --json: one"
+            " JSON event a line). Ctrl-C stops following, not the run.",
+        ),
+    ] = False,
 ) -> None:
-    """Show a run's timeline of events and its status."""
+    """Show a run's timeline of events, its time, tokens and cost (per agent too), its status."""
+    if follow:
+        _follow(run_id, store=store, as_json=as_json)
+        return
     with _reported():
         state, events = asyncio.run(load_run(run_id, store=store))
     if as_json:
         payload = {
             "run_id": run_id,
             "status": state.status,
+            "usage": render.usage_json(state.usage),
             "events": [to_builtins(ev) for ev in events],
         }
         typer.echo(render.dump_json(payload))
         return
+    print_run(Console(), state, events, given_store=store)
+
+
+def _follow(run_id: str, *, store: str | None, as_json: bool) -> None:
     console = Console()
-    console.print(render.timeline_table(events))
-    for part in render.tracebacks(events):
-        console.print(part, soft_wrap=True)  # a traceback's lines stay whole, to be copied
-    why = ": ".join(p for p in (state.reason, state.message) if p)
-    line = Text.assemble("run ", (run_id, "bold"), " ", render.status_text(state.status))
-    if why:
-        line.append(f" ({render.inert(why)})")
-    if not state.finished:
-        line.append(f"  — continue it with `podium resume {run_id}`", style="dim")
-    console.print(line)
+    with _reported():
+        try:
+            asyncio.run(follow_run(run_id, store=store, console=console, json_lines=as_json))
+        except KeyboardInterrupt:  # only the following ends: the run is another process's
+            if not as_json:
+                console.print(Text(f"stopped following run {run_id}", style="dim"))
+
+
+@app.command()
+def fork(
+    run_id: Annotated[str, typer.Argument(help="The run to fork.", show_default=False)],
+    *,
+    task: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            metavar="TASK",
+            help="Run again from this task: what did not depend on it is copied.",
+            show_default=False,
+        ),
+    ],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="NAME=VALUE",
+            help="Change a run input; NAME=@FILE reads a file. Repeatable.",
+        ),
+    ] = None,
+    instruction: Annotated[
+        str | None,
+        typer.Option("--instruction", metavar="TEXT", help="A new instruction for TASK."),
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", metavar="NAME", help="Give TASK to this agent of the team."),
+    ] = None,
+    fork_id: Annotated[
+        str | None, typer.Option("--run-id", help="The fork's run id (default: a new one).")
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a run again from one of its tasks, as a new run linked to it (time travel).
+
+    The parent's journal up to TASK is copied (no agent runs again for it); TASK and what
+    depends on it run again with the changed inputs, instruction or agent.
+    """
+    console = Console()
+    fork_id = fork_id or new_run_id()
+    with _reported(fork_id), stdout_to_stderr(as_json):
+        given = parse_inputs(inputs or [])
+        live = None if as_json or not console.is_terminal else console
+        outcome = asyncio.run(
+            fork_session(
+                run_id,
+                task,
+                store=store,
+                inputs=given,
+                instruction=instruction,
+                agent=agent,
+                fork_id=fork_id,
+                console=live,
+            )
+        )
+    _report(outcome, as_json=as_json, console=console, store=store)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="A run.", show_default=False)],
+    run_b: Annotated[str, typer.Argument(help="Another run (say, its fork).", show_default=False)],
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare two runs task by task: status, agent, time, cost, and whether outputs agree."""
+    with _reported():
+        a, _ = asyncio.run(load_run(run_a, store=store))
+        b, _ = asyncio.run(load_run(run_b, store=store))
+    rows = compare_runs(a, b)
+    if as_json:
+        payload = [{**dataclasses.asdict(r), "same_output": r.same_output} for r in rows]
+        typer.echo(render.dump_json({"a": run_a, "b": run_b, "tasks": payload}))
+        return
+    Console().print(comparison_table(run_a, run_b, rows))
 
 
 @app.command()
@@ -434,7 +571,18 @@ def validate(
     typer.echo(f"ok: {len(workflow.plan)} tasks, {agents} agent{'s' if agents != 1 else ''}")
 
 
+app.command("serve")(serve_command)
+app.add_typer(a2a_app, name="a2a")
+app.add_typer(mcp_app, name="mcp")
+
+
 @schema_app.command("events")
 def schema_events() -> None:
     """The JSON Schema of the run events (the journal's format)."""
     typer.echo(render.dump_json(json_schema()))
+
+
+@schema_app.command("workflow")
+def schema_workflow() -> None:
+    """The JSON Schema of workflow files (for editors; `podium validate` checks more)."""
+    typer.echo(render.dump_json(workflow_schema()))

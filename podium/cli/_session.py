@@ -13,8 +13,10 @@ from rich.console import Console
 
 from podium.cli._inputs import add_import_paths
 from podium.cli._live import RunView, show_live
-from podium.events import AnyEvent
+from podium.cli._store import store_url
+from podium.events import AnyEvent, Usage
 from podium.exceptions import ConfigError
+from podium.metrics import ALERTS_RUN_ID
 from podium.models._prices import PriceTable
 from podium.plan import Planner, Workflow
 from podium.plan._workflow import ExecutorSpec
@@ -22,6 +24,7 @@ from podium.runtime import Executor, Limits, Orchestrator, RunResult, RunState, 
 from podium.runtime._digest import load_recorded
 from podium.runtime.ray import RayExecutor
 from podium.store import RunInfo, open_store
+from podium.telemetry import tracing_for
 
 JSON = Any
 Start = Callable[[Orchestrator, Callable[[AnyEvent], Awaitable[None]]], Awaitable[RunResult]]
@@ -134,12 +137,14 @@ async def run_workflow(
     upgrade: bool = False,
     executor: str | None = None,
     ray_address: str | None = None,
+    trace: str | None = None,
 ) -> Outcome:
     """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view.
 
     `record` and `replay` name a cassette of the run's model and tool exchanges. With a `goal`,
     `workflow` is a team (an agents file) and `planner` plans the goal for it. `executor`
-    (``local`` or ``ray``) and `ray_address` override the workflow's ``executor``.
+    (``local`` or ``ray``) and `ray_address` override the workflow's ``executor``. `trace`
+    (``otlp``, ``console``, ``off``; default: the environment's) switches tracing on.
     """
     run_id = run_id or new_run_id()
 
@@ -162,16 +167,24 @@ async def run_workflow(
             f"--record and --replay need the local executor, not {chosen.name!r}: the cassette"
             " is a file of this process"
         )
+    tracing = tracing_for(trace)
+    hooks = () if tracing is None else (tracing,)
     orch = Orchestrator(
-        store=store,
+        store=store_url(store),
         limits=limits,
         prices=prices,
         record=record,
         replay=replay,
         executor=chosen,
+        interceptors=hooks,
+        listeners=hooks,
     )
     async with orch:
-        return await _drive(orch, run_id, start, console)
+        try:
+            return await _drive(orch, run_id, start, console)
+        finally:
+            if tracing is not None:  # its last spans exported before the process ends
+                await tracing.aclose()
 
 
 async def resume_run(
@@ -183,6 +196,7 @@ async def resume_run(
     upgrade: Workflow | None = None,
     executor: str | None = None,
     ray_address: str | None = None,
+    trace: str | None = None,
 ) -> Outcome:
     """Continue a run from its journal, recompiling the workflow file it recorded (or going on
     with `upgrade`, which the journal then records), on the executor that file asks for unless
@@ -193,7 +207,11 @@ async def resume_run(
     chosen = executor_for(spec, choice=executor, address=ray_address)
     if recorded.finished:
         chosen = None  # it is only reported: no executor is started for it
-    async with Orchestrator(store=store, prices=prices, executor=chosen) as orch:
+    tracing = tracing_for(trace)
+    hooks = () if tracing is None else (tracing,)
+    async with Orchestrator(
+        store=store_url(store), prices=prices, executor=chosen, interceptors=hooks, listeners=hooks
+    ) as orch:
 
         def start(
             orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
@@ -202,18 +220,22 @@ async def resume_run(
                 run_id, on_event=on_event, workflow=upgrade, upgrade=upgrade is not None
             )
 
-        return await _drive(orch, run_id, start, console)
+        try:
+            return await _drive(orch, run_id, start, console)
+        finally:
+            if tracing is not None:
+                await tracing.aclose()
 
 
 async def cancel_run(run_id: str, *, store: str | None, reason: str, by: str) -> RunResult:
     """End a run for good (`podium cancel`), or ask the process driving it to."""
-    async with Orchestrator(store=store) as orch:
+    async with Orchestrator(store=store_url(store)) as orch:
         return await orch.cancel_run(run_id, reason, by=by)
 
 
 async def load_run(run_id: str, *, store: str | None) -> tuple[RunState, list[AnyEvent]]:
     """A run's journal and its fold (for `podium show`); `RunNotFound` for an unknown id."""
-    st = open_store(store)
+    st = open_store(store_url(store))
     await st.open()
     try:
         events = await st.load(run_id)
@@ -222,11 +244,14 @@ async def load_run(run_id: str, *, store: str | None) -> tuple[RunState, list[An
     return RunState.from_events(run_id, events), events
 
 
-async def list_runs(*, store: str | None, limit: int) -> list[RunInfo]:
-    """The most recent runs of a store (for `podium runs`)."""
-    st = open_store(store)
+async def list_runs(*, store: str | None, limit: int) -> tuple[list[RunInfo], dict[str, Usage]]:
+    """The most recent runs of a store and their usage so far (for `podium runs`): two reads,
+    however many runs."""
+    st = open_store(store_url(store))
     await st.open()
     try:
-        return await st.list_runs(limit=limit)
+        found = [i for i in await st.list_runs(limit=limit + 1) if i.run_id != ALERTS_RUN_ID]
+        found = found[:limit]  # without the drift alerts' journal, which is not a run
+        return found, await st.run_usage([info.run_id for info in found])
     finally:
         await st.close()
