@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from podium.plan import load_workflow
+
 README = Path(__file__).parent.parent / "README.md"
 PODIUM = str(Path(sys.executable).parent / "podium")
 
@@ -78,3 +80,19 @@ def test_the_docs_stand_on_their_own() -> None:
     """The README and docs/ point at nothing outside the repository."""
     for path in [README, *sorted((README.parent / "docs").glob("*.md"))]:
         assert "../" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_standard_tools_block_loads(tmp_path: Path) -> None:
+    """The README's `tools:` example is a valid section: every kind and option exists."""
+    block = next(b for b in blocks("yaml") if "use: calculator" in b)
+    data = Path(__file__).parent / "tools" / "data" / "openapi" / "orders.yaml"
+    (tmp_path / "orders.yaml").write_text(data.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "handbook").mkdir()
+    names = ["calc", "shop", "docs_search", "docs_get", "page", "code", "mail"]
+    agents = f"agents:\n  a: {{model: test, tools: {names}}}\n"
+    text = f"name: t\n{block}\n{agents}tasks:\n  - id: x\n    agent: a\n"
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(text, encoding="utf-8")
+    workflow = load_workflow(str(flow))
+    [agent] = workflow.agents
+    assert [t.name for t in agent.tools] == names
