@@ -2,6 +2,7 @@
 
 from podium.agents._run import AgentOutcome, ModelAgentLoop, run_function_agent
 from podium.agents._spec import Agent, AgentFunction, TaskCall, agent_table
+from podium.agents._toolbox import ToolBox
 
 __all__ = [
     "Agent",
@@ -9,6 +10,7 @@ __all__ = [
     "AgentOutcome",
     "ModelAgentLoop",
     "TaskCall",
+    "ToolBox",
     "agent_table",
     "run_function_agent",
 ]

@@ -23,7 +23,8 @@ from podium.agents._handoff import (
     summarise,
 )
 from podium.agents._spec import Agent, TaskCall
-from podium.events import ErrorInfo, Handoff, ModelCalled, OutputRejected, ToolCalled, Usage
+from podium.agents._toolbox import ToolBox
+from podium.events import ErrorInfo, Handoff, ModelCalled, OutputRejected, Usage
 from podium.exceptions import OutputValidationError, TaskError, ToolError
 from podium.models._base import (
     AssistantMessage,
@@ -43,15 +44,13 @@ from podium.reliability._output import (
     CONTINUE_PROMPT,
     CONTINUE_ROUNDS,
     check_answer,
-    clip_text,
     cut_off_note,
     join_continued,
     repair_prompt,
     truncated,
 )
-from podium.tools._calls import CallTool, ToolCallInput, call_tool
-from podium.tools._effects import KeyedGate, action_hash
-from podium.tools._tool import Tool, ToolContext, result_text, to_json_value
+from podium.tools._calls import CallTool, call_tool
+from podium.tools._tool import to_json_value
 from podium.verify import validate_output
 
 JSON = Any
@@ -171,12 +170,19 @@ class ModelAgentLoop:
         self.agent = agent
         self.call = call
         self.emit = emit
-        self.keys = KeyedGate(call.run_id, call.task_id)
         self.call_model = call_model
-        self.call_tool = call_tool
         self.resolve = resolve
         self.model: Model = resolve(agent.model)  # type: ignore[arg-type]
-        self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
+        self.box = ToolBox(
+            agent.tools,
+            run_id=call.run_id,
+            task_id=call.task_id,
+            agent=agent.name,
+            attempt=call.attempt,
+            emit=emit,
+            call_tool=call_tool,
+            max_result_chars=agent.max_tool_result_chars,
+        )
         self.usage = Usage()
         self.agents: Mapping[str, Agent] = agents or {}
         self.prices = prices
@@ -195,7 +201,7 @@ class ModelAgentLoop:
         request = ModelRequest(
             messages=tuple(messages),
             tools=(
-                *(t.spec() for t in self.tools.values()),
+                *self.box.specs(),
                 *(handoff_spec(target) for target in self._targets.values()),
             ),
             output_schema=dict(self.call.output_schema) if self.call.output_schema else None,
@@ -235,63 +241,8 @@ class ModelAgentLoop:
         return response.text, response.tool_calls, response.finish_reason
 
     async def _run_tool(self, tc: ToolCall) -> ToolResultMessage:
-        c = self.call
-        tool = self.tools.get(tc.name)
-        started = time.perf_counter()
-        result: JSON = None
-        error: str | None = None
-        key = action = ""
-        replayed = False
-        if tool is None:
-            error = f"unknown tool {tc.name!r}; available: {sorted(self.tools) or 'none'}"
-        else:
-            action = action_hash(tool.name, tc.arguments)
-            key = self.keys.key(tool, action)
-            ctx = ToolContext(
-                run_id=c.run_id,
-                task_id=c.task_id,
-                agent=c.agent,
-                call_id=tc.id,
-                idempotency_key=key,
-            )
-            call = ToolCallInput(
-                tool=tool,
-                arguments=tc.arguments,
-                context=ctx,
-                action_hash=action,
-                attempt=c.attempt,
-            )
-            try:  # an interceptor may park the attempt for an approval (a control signal)
-                outcome = await self.call_tool(call)
-                result, replayed = outcome.result, outcome.replayed
-            except ToolError as exc:
-                error = str(exc)
-        latency = time.perf_counter() - started
-        effect = tool.effect if tool is not None else "read"
-        content = error if error is not None else result_text(result)
-        content, size, digest = clip_text(content, self.agent.max_tool_result_chars)
-        if size is not None and error is None:
-            result = content  # the journal keeps what the model saw, with the size and hash
-        await self.emit(
-            ToolCalled,
-            task=c.task_id,
-            agent=c.agent,
-            tool=tc.name,
-            call_id=tc.id,
-            arguments=tc.arguments,
-            effect=effect,
-            result=result,
-            error=error,
-            latency_s=latency,
-            idempotency_key=key,
-            action_hash="" if effect == "read" else action,
-            replayed=replayed,
-            result_chars=size,
-            result_sha256=digest,
-        )
-        return ToolResultMessage(
-            call_id=tc.id, name=tc.name, content=content, is_error=error is not None
-        )
+        message, _ = await self.box.run(tc.name, dict(tc.arguments), tc.id)
+        return message
 
     async def _rejected(self, exc: OutputValidationError, *, repair: bool) -> None:
         """Journal an unusable answer, with what the model said."""
@@ -328,7 +279,7 @@ class ModelAgentLoop:
         self.agent = target
         self.call = msgspec.structs.replace(self.call, agent=target.name)
         self.model = self.resolve(target.model)  # type: ignore[arg-type]
-        self.tools = {t.name: t for t in target.tools}
+        self.box = self.box.for_agent(target.name, target.tools, target.max_tool_result_chars)
         self._targets = handoff_targets(target, self.agents)
         brief = handoff_brief(step, self._transcript)
         return [

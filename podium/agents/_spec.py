@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from podium.agents._handoff import DEFAULT_MAX_HANDOFFS, validate_handoffs
+from podium.agents._toolbox import NO_TOOLS, ToolBox
 from podium.exceptions import ConfigError
 from podium.models._base import Model
 from podium.reliability._retry import RetryPolicy
@@ -39,6 +40,10 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         output_schema: the JSON Schema the output must match, if any.
         explicit_inputs: the instruction's template already shows what the task needs, so a
             model-driven agent does not append the needed outputs to its prompt.
+        tools: the agent's tools, for a Python agent to call as a model would: through the
+            interceptors (approvals, budgets, replay), each call journaled
+            (``await call.tools.call("name", **arguments)``, or ``call.tools.call_sync`` in a
+            plain function); see `podium.agents.ToolBox`.
         approved: action hashes a person approved for this task and no execution used yet. An
             agent that asks for approval itself (raising `podium.policy.ApprovalNeeded`) goes
             ahead only with its action's hash here: never on its own say-so.
@@ -57,6 +62,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     output_schema: Mapping[str, JSON] | None = None
     explicit_inputs: bool = False
     approved: frozenset[str] = frozenset()
+    tools: ToolBox = NO_TOOLS
 
     def idempotency_key(self, name: str) -> str:
         """A key for the task's side effect `name`: the same in every attempt of the task,
@@ -84,7 +90,8 @@ class Agent:
         capabilities: capability tags tasks may require.
         model: the model of a model-driven agent.
         function: the callable of a Python agent.
-        tools: tools a model-driven agent may call (its allow-list).
+        tools: the tools it may call: a model-driven agent's model is offered them, a Python
+            agent calls them through `TaskCall.tools`.
         instructions: the agent's role, put at the top of its system prompt.
         max_rounds: bound on model calls per task attempt.
         max_concurrency: tasks this agent may run at once (``None``: only the global limit).

@@ -17,8 +17,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from podium._chain import chain
-from podium.agents import Agent, ModelAgentLoop, TaskCall
+from podium.agents import Agent, ModelAgentLoop, TaskCall, ToolBox
 from podium.agents._run import AgentOutcome, call_function, function_outcome
 from podium.context import Blackboard, ContextView
 from podium.events import ErrorInfo, Handoff
@@ -92,6 +94,10 @@ class AttemptWorker:
                 a.action_hash for a in input.approvals if a.status == GRANTED and not a.used
             ),
         )
+        given = self.agents.get(input.agent)
+        if given is not None and given.function is not None and given.tools:
+            # a Python agent calls its own tools, as a model's calls are made
+            call = msgspec.structs.replace(call, tools=self._toolbox(given, input, emit))
         try:  # the agent's work, checked: its output matches the task's schema and, like its
             # context writes, can be journaled exactly
             agent = self.agents[input.agent]
@@ -119,6 +125,23 @@ class AttemptWorker:
                 watchdog.unwatch(watched)  # type: ignore[union-attr]
         return AttemptOutcome(
             output=outcome.output, writes=list(view.pending), final_agent=outcome.agent
+        )
+
+    def _toolbox(self, agent: Agent, input: AttemptInput, emit: EventSink) -> ToolBox:
+        """A Python agent's tools, called through the interceptors as a model's calls are."""
+        scope = AttemptScope(
+            input=input, emit=emit, agents=self.agents, clock=self.clock, prices=self.prices
+        )
+        _, tools = self.interceptors.for_attempt(scope)
+        return ToolBox(
+            agent.tools,
+            run_id=input.run_id,
+            task_id=input.task.id,
+            agent=agent.name,
+            attempt=input.attempt,
+            emit=emit,
+            call_tool=chain(tools, "call", call_tool),
+            max_result_chars=agent.max_tool_result_chars,
         )
 
     def _model_loop(
