@@ -9,6 +9,11 @@ A send lands once: the call's idempotency key names the message (its ``Message-I
 from the key) and a sent-log (`SentLog`, a small SQLite file) records it, so a task that runs
 again after a crash returns the recorded result instead of sending a second copy.
 
+``transport: outbox`` writes each message as an ``.eml`` file into the folder `outbox` instead of
+connecting to a server (like Django's file email backend): for trying a workflow out on a
+machine without an SMTP server. It is still irreversible (the file is the sent email) and
+keyed the same way: one file per idempotency key, named after the message.
+
 In a workflow file::
 
     tools:
@@ -24,8 +29,10 @@ In a workflow file::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import re
 import smtplib
 import ssl
@@ -69,7 +76,9 @@ class EmailOptions(pydantic.BaseModel):
     """The ``with:`` options of ``use: send_email`` (and of `send_email_tool`)."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
-    host: str = pydantic.Field(min_length=1)
+    transport: Literal["smtp", "outbox"] = "smtp"
+    host: str | None = pydantic.Field(None, min_length=1)
+    outbox: str | None = pydantic.Field(None, min_length=1)
     port: int | None = pydantic.Field(None, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username_env: str | None = None
@@ -84,6 +93,10 @@ class EmailOptions(pydantic.BaseModel):
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> EmailOptions:
+        if self.transport == "smtp" and (self.host is None or self.outbox is not None):
+            raise ValueError("transport smtp needs `host` (and no `outbox`)")
+        if self.transport == "outbox" and (self.outbox is None or self.host is not None):
+            raise ValueError("transport outbox needs `outbox`, a folder (and no `host`)")
         if not _ADDRESS.fullmatch(self.from_address):
             raise ValueError(f"from_address {self.from_address!r} is not an email address")
         if (self.username_env is None) != (self.password_env is None):
@@ -217,6 +230,9 @@ class Mailer:
     ) -> list[str]:
         """Hand `msg` to the server; the recipients it refused. Releases the key when nothing
         was sent, marks it in doubt when the server may have the message."""
+        if self.o.outbox is not None:
+            self._file(msg, key)
+            return []
         sending = False
         try:
             smtp = self._connect()
@@ -238,7 +254,27 @@ class Mailer:
             raise ToolError(f"the email was not sent: {type(exc).__name__}: {exc}") from None
         return list(refused)
 
+    def _file(self, msg: EmailMessage, key: str) -> None:
+        """Write `msg` into the outbox folder as one ``.eml`` file named after `key`. The file
+        appears whole or not at all (written aside, then renamed), so a failure sent nothing."""
+        assert self.o.outbox is not None  # the transport is outbox
+        folder = Path(self.o.outbox)
+        name = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+        part = folder / f".{name}.eml.part"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            part.write_bytes(msg.as_bytes())
+            os.replace(part, folder / f"{name}.eml")
+        except OSError as exc:
+            self.log.forget(key)
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+            raise ToolError(
+                f"the email was not written to the outbox {str(folder)!r}: {exc}"
+            ) from None
+
     def _connect(self) -> smtplib.SMTP:
+        assert self.o.host is not None  # the transport is smtp
         port = self.o.port or _PORTS[self.o.security]
         timeout = self.o.timeout_s
         if self.o.security == "ssl":
@@ -273,13 +309,19 @@ def send_email_tool(*, name: str = "send_email", **settings: Any) -> Tool:
     return _tool(options(EmailOptions, settings, "send_email"), name)
 
 
-def make(raw: Mapping[str, JSON]) -> Sequence[Tool]:
-    """The ``send_email`` standard tool from a workflow file's ``with:`` options."""
-    return [_tool(options(EmailOptions, raw, "send_email"), "send_email")]
+def make(raw: Mapping[str, JSON], base_dir: Path | None = None) -> Sequence[Tool]:
+    """The ``send_email`` standard tool from a workflow file's ``with:`` options; a relative
+    `outbox` folder is in `base_dir` (the workflow file's folder)."""
+    o = options(EmailOptions, raw, "send_email")
+    if o.outbox is not None and base_dir is not None:
+        o = o.model_copy(update={"outbox": str(base_dir / o.outbox)})
+    return [_tool(o, "send_email")]
 
 
 def _tool(o: EmailOptions, name: str) -> Tool:
     log = SentLog(Path(o.sent_log).absolute() if o.sent_log else default_sent_log())
+    if o.outbox is not None:  # fixed now: a later change of directory does not move it
+        o = o.model_copy(update={"outbox": str(Path(o.outbox).absolute())})
     mailer = Mailer(o, log)
 
     def send_email(to: list[str], subject: str, body: str, ctx: ToolContext) -> dict[str, JSON]:
