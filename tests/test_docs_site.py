@@ -136,8 +136,7 @@ def test_a_page_added_to_tools_or_tutorials_is_in_the_nav(tmp_path: Path) -> Non
     copy.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
     shutil.copytree(DOCS, copy / "docs")
-    shutil.rmtree(copy / "docs" / "tools", ignore_errors=True)
-    (copy / "docs" / "tools").mkdir()
+    (copy / "docs" / "tools").mkdir(exist_ok=True)  # beside the tools' own pages
     (copy / "docs" / "tools" / "zeta.md").write_text("# Zeta tool\n\nComputes zeta.\n")
     (copy / "docs" / "tools" / "alpha.md").write_text("# Alpha tool\n\nSee [zeta](zeta.md).\n")
     (copy / "docs" / "tutorials" / "first.md").write_text("# A first tutorial\n")
