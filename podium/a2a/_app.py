@@ -7,7 +7,8 @@ Two things are decided here rather than left to the SDK's defaults:
   by the SDK's 0.3 adapter. A request that can only be 1.0 (a 1.0 method such as
   ``SendMessage``, or a 1.0 REST path) has no 0.3 meaning: rather than refuse it, it is served
   as 1.0, as if it said ``A2A-Version: 1.0``. A header naming a version this server does not
-  speak is refused with `VersionNotSupportedError`.
+  speak is refused with `VersionNotSupportedError`. An empty header counts as a missing one
+  (§3.6.2); a 0.3 method under a 1.x header is an unknown method (-32601), not a 0.3 error.
 - **Auth.** With tokens configured, every call but the card needs ``Authorization: Bearer``
   with a token of the tokens file (the same file and roles as ``podium serve``).
 """
@@ -44,6 +45,21 @@ VERSION_HEADER = b"a2a-version"
 MAX_BODY = 10 * 1024 * 1024
 """Bytes of a JSON-RPC body read to learn its method (a longer one is refused)."""
 V1_METHODS = frozenset(JsonRpcDispatcher.METHOD_TO_MODEL)
+V03_METHODS = frozenset(
+    {
+        "message/send",
+        "message/stream",
+        "tasks/get",
+        "tasks/cancel",
+        "tasks/resubscribe",
+        "tasks/pushNotificationConfig/set",
+        "tasks/pushNotificationConfig/get",
+        "tasks/pushNotificationConfig/list",
+        "tasks/pushNotificationConfig/delete",
+        "agent/getAuthenticatedExtendedCard",
+    }
+)
+"""The JSON-RPC methods of A2A 0.3 (a closed list: 0.3 is final)."""
 
 
 class _ContextBuilder(DefaultServerCallContextBuilder):
@@ -72,13 +88,16 @@ class _Gate:
             await _reply(send, 401, {"error": "unauthorized: send Authorization: Bearer <token>"})
             return
         scope[PRINCIPAL] = principal
-        if any(name == VERSION_HEADER for name, _ in scope["headers"]):
-            await self.app(scope, receive, send)
-        elif scope["path"] == "/" and scope["method"] == "POST":
-            await self._jsonrpc(scope, receive, send)
+        # the spec (3.6.2) reads an empty A2A-Version as a missing one: both mean 0.3
+        headers = [(n, v) for n, v in scope["headers"] if n != VERSION_HEADER or v.strip()]
+        scope["headers"] = headers
+        stated = any(name == VERSION_HEADER for name, _ in headers)
+        if scope["path"] == "/" and scope["method"] == "POST":
+            await self._jsonrpc(scope, receive, send, stated=stated)
         else:
-            _imply(scope, not scope["path"].startswith("/v1/"))
-            await self.app(scope, receive, send)
+            if not stated:
+                _imply(scope, not scope["path"].startswith("/v1/"))
+            await self.app(scope, receive, _rest_statuses(send))
 
     def _verify(self, scope: Scope) -> Any:
         assert self.auth is not None
@@ -89,7 +108,7 @@ class _Gate:
                     return self.auth.verify(token.strip())
         return None
 
-    async def _jsonrpc(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _jsonrpc(self, scope: Scope, receive: Receive, send: Send, *, stated: bool) -> None:
         """Read the body to learn the method; replay it to the app."""
         chunks: list[bytes] = []
         size, more = 0, True
@@ -105,7 +124,14 @@ class _Gate:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        _imply(scope, _method(body) in V1_METHODS)
+        request_id, method = _method(body)
+        if not stated:
+            _imply(scope, method in V1_METHODS)
+        elif method in V03_METHODS and not _stated(scope).startswith("0."):
+            # the SDK's 0.3 adapter would answer a 0.3 method under a newer header with a
+            # 0.3-style internal error (-32603): answer it in 1.0 terms instead
+            await _reply(send, 200, _not_v03(request_id, method, _stated(scope)))
+            return
         sent = False
 
         async def replay() -> Message:
@@ -118,13 +144,80 @@ class _Gate:
         await self.app(scope, replay, send)
 
 
-def _method(body: bytes) -> str | None:
+HTTP_STATUS = {"TASK_NOT_CANCELABLE": 409, "CONTENT_TYPE_NOT_SUPPORTED": 415}
+"""Where the spec's error table (§5.4) gives another HTTP status than the SDK's 400."""
+
+
+def _rest_statuses(send: Send) -> Send:
+    """`send`, with the HTTP status of a REST error set from its ErrorInfo reason (§5.4)."""
+    held: Message | None = None
+
+    async def fixed(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message["status"] == 400:
+            held = message  # the status depends on the body, which comes next
+            return
+        if held is None:
+            await send(message)
+            return
+        start, held = held, None
+        body, status = _restatus(message.get("body", b""))
+        if status is not None and not message.get("more_body", False):
+            headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            start = {**start, "status": status, "headers": headers}
+            message = {**message, "body": body}
+        await send(start)
+        await send(message)
+
+    return fixed
+
+
+def _restatus(body: bytes) -> tuple[bytes, int | None]:
+    """The error body with its code set to the status its reason calls for, and that status."""
+    try:
+        error = json.loads(body)["error"]
+        reasons = [d.get("reason") for d in error.get("details", [])]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body, None
+    status = next((HTTP_STATUS[r] for r in reasons if r in HTTP_STATUS), None)
+    if status is None:
+        return body, None
+    error["code"] = status
+    return json.dumps({"error": error}).encode(), status
+
+
+def _method(body: bytes) -> tuple[Any, str | None]:
+    """The JSON-RPC request's id and method (``None`` where there is none)."""
     try:
         data = json.loads(body)
     except ValueError:
-        return None
-    method = data.get("method") if isinstance(data, dict) else None
-    return method if isinstance(method, str) else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    method, request_id = data.get("method"), data.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        request_id = None
+    return request_id, method if isinstance(method, str) else None
+
+
+def _stated(scope: Scope) -> str:
+    """The A2A-Version the request states (``""``: none)."""
+    for name, value in scope["headers"]:
+        if name == VERSION_HEADER:
+            return str(value.decode("latin-1")).strip()
+    return ""
+
+
+def _not_v03(request_id: Any, method: str, version: str) -> dict[str, Any]:
+    """The error for a 0.3 method under `version`: unknown in 1.x, else an unknown version."""
+    if version.partition(".")[0] == "1":
+        code = -32601
+        text = f"method {method!r} is A2A 0.3: send it without A2A-Version, or use its 1.0 name"
+    else:
+        code = -32009
+        text = f"A2A version {version!r} is not supported: this agent speaks 1.0 (and 0.3)"
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": text}}
 
 
 def _imply(scope: Scope, v1: bool) -> None:

@@ -37,7 +37,6 @@ from a2a.types import (
     TaskStatusUpdateEvent,
 )
 from a2a.utils.errors import (
-    ExtendedAgentCardNotConfiguredError,
     InvalidParamsError,
     InvalidRequestError,
     PushNotificationNotSupportedError,
@@ -220,6 +219,12 @@ class PodiumRequestHandler(RequestHandler):
             raise InvalidParamsError(message="the message needs a message_id")
         value = message_value(message)
         if message.task_id:
+            if message.context_id and not self._in_context(message.task_id, message.context_id):
+                await self._journal(message.task_id)  # an unknown task is TaskNotFound first
+                raise InvalidParamsError(
+                    message=f"task {message.task_id!r} is not of context {message.context_id!r}:"
+                    " leave context_id out, or send the task's own"
+                )
             await self._answer(message.task_id, value, context)
             return message.task_id
         who = _require(context, "operate")
@@ -322,7 +327,9 @@ class PodiumRequestHandler(RequestHandler):
     async def on_get_extended_agent_card(
         self, params: GetExtendedAgentCardRequest, context: ServerCallContext
     ) -> AgentCard:
-        raise ExtendedAgentCardNotConfiguredError
+        # spec 1.0, 3.3.4: without `capabilities.extendedAgentCard` this is an unsupported
+        # operation (ExtendedAgentCardNotConfigured is for agents that declare one)
+        raise UnsupportedOperationError(message="this agent offers no extended agent card")
 
 
 PRINCIPAL = "podium.principal"

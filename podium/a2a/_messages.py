@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2a.types import Message
-from a2a.utils.errors import InvalidParamsError
+from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 
 from podium.a2a._proto import plain
 from podium.exceptions import ConfigError
@@ -27,8 +27,12 @@ def message_value(message: Message) -> JSON:
     """The message's content: its text parts joined, or the value of its one data part.
 
     Raises:
+        ContentTypeNotSupportedError: a file part, or a part of a media type that is neither
+            text nor JSON (the card's input modes).
         InvalidParamsError: nothing Podium can read (no text or data), or too long.
     """
+    for part in message.parts:
+        _check_media(part.WhichOneof("content"), part.media_type)
     texts = [p.text for p in message.parts if p.WhichOneof("content") == "text"]
     datas = [p.data for p in message.parts if p.WhichOneof("content") == "data"]
     if not texts and len(datas) == 1:
@@ -39,6 +43,23 @@ def message_value(message: Message) -> JSON:
     if len(text) > MAX_TEXT:
         raise InvalidParamsError(message=f"the message is longer than {MAX_TEXT} characters")
     return text
+
+
+def _check_media(kind: str | None, media_type: str) -> None:
+    """Refuse what Podium cannot read rather than drop it (spec 1.0, 3.1.1: an unsupported media
+    type is a `ContentTypeNotSupportedError`)."""
+    media = media_type.partition(";")[0].strip().lower()
+    if kind in ("raw", "url"):
+        raise ContentTypeNotSupportedError(
+            message=f"a {kind} part ({media or 'no media type'}): this agent reads text and JSON"
+            " parts only (text/plain, application/json)"
+        )
+    readable = not media or media.startswith("text/") or media == "application/json"
+    if not (readable or media.endswith("+json")):
+        raise ContentTypeNotSupportedError(
+            message=f"a {kind} part of media type {media!r}: this agent reads text/* and"
+            " application/json"
+        )
 
 
 def _plain(value: Any) -> JSON:
