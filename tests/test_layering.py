@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("reliability", "agents", "mcp"),  # mcp: tools from MCP servers (the podium[mcp] extra)
     ("policy", "plan", "routing"),
     ("runtime",),
-    ("telemetry", "metrics"),  # traces and metrics: listeners and interceptors of the runtime
+    ("telemetry", "metrics", "diagnose"),  # traces, metrics, diagnosis: readers of the runtime
     ("podium",),  # podium/__init__.py, the curated namespace: it re-exports from the layers below
     ("server",),  # `podium serve`: the HTTP API and the dashboard
     ("a2a",),  # A2A both ways: `podium a2a serve`, remote agents in a team

@@ -1,4 +1,5 @@
-"""The rest of the API: who am I, approvals inbox, compare, agents, workflows, metrics."""
+"""The rest of the API: who am I, approvals inbox, compare, agents, workflows, metrics,
+a run's diagnosis."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 
+from podium.diagnose import diagnose_run
 from podium.metrics import compute_metrics, prometheus_text
 from podium.runtime import RunState, compare_runs
 from podium.server._auth import Principal
@@ -78,6 +80,13 @@ async def agents(ctx: Ctx, _who: Reader) -> AgentList:
 @router.get("/api/workflows", response_model=WorkflowList, tags=["workflows"])
 async def workflows(ctx: Ctx, _who: Reader) -> WorkflowList:
     return WorkflowList(workflows=workflows_of(ctx.service.registry))
+
+
+@router.get("/api/runs/{run_id}/diagnosis", response_model=dict[str, Any], tags=["runs"])
+async def diagnosis(run_id: str, ctx: Ctx, _who: Reader) -> dict[str, Any]:
+    """The run's failure modes from its journal, with their evidence (see ``podium diagnose``)."""
+    found: dict[str, Any] = (await diagnose_run(ctx.service.store, run_id)).to_json()
+    return found
 
 
 async def _report(
