@@ -131,6 +131,12 @@ def test_a_pdf_is_read_with_its_title() -> None:
     assert "Acme account owes 4,200 euros" in got.text
 
 
+def test_without_pypdf_a_pdf_is_skipped_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # importing it raises ImportError
+    got = extract(Path("r.pdf"), tiny_pdf(PDF_LINES, "Acme report"))
+    assert got.skipped == "a PDF, and pypdf is not installed (pip install 'podium[tools]')"
+
+
 def test_passages_follow_headings_within_a_bound_with_overlap() -> None:
     text = "# Guide\n\nIntro.\n\n## Part one\n\n" + " ".join(f"word{n}." for n in range(400))
     text += "\n\n### Detail\n\nDeep text.\n\n## Part two\n\nThe end."

@@ -86,8 +86,10 @@ def _first_heading(text: str) -> str:
 
 
 def _pdf(data: bytes) -> tuple[str, str]:
-    import pypdf  # the `tools` extra; only documents with PDFs need it
-
+    try:
+        import pypdf  # the `tools` extra; only documents with PDFs need it
+    except ImportError:  # one PDF does not stop the rest of a folder
+        raise NotText("a PDF, and pypdf is not installed (pip install 'podium[tools]')") from None
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages[:MAX_PDF_PAGES]]
