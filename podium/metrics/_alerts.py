@@ -12,7 +12,6 @@ posts nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -24,6 +23,7 @@ from podium.events import ContextWritten, RunCancelled, RunSubmitted
 from podium.exceptions import JournalConflict, PodiumError
 from podium.metrics._compute import ALERTS_RUN_ID, compute_metrics
 from podium.metrics._rules import AlertRule
+from podium.reliability import post_webhook
 from podium.store import Store
 
 log = logging.getLogger(__name__)
@@ -119,26 +119,6 @@ class AlertJournal:
         self.latest[rule_id] = event
 
 
-async def post_json(
-    url: str, payload: dict[str, JSON], *, client: Any = None, timeout_s: float = 5.0
-) -> str | None:
-    """POST `payload` as JSON; ``None`` on a 2xx answer, else what went wrong (never raises)."""
-    import httpx  # only rules with a webhook need it
-
-    try:
-        async with asyncio.timeout(timeout_s):
-            if client is not None:
-                response = await client.post(url, json=payload)
-            else:
-                async with httpx.AsyncClient() as own:
-                    response = await own.post(url, json=payload)
-    except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if not response.is_success:
-        return f"the webhook answered {response.status_code}"
-    return None
-
-
 def _payload(
     rule: AlertRule, state: str, value: float | None, runs: int, ts: float
 ) -> dict[str, JSON]:
@@ -176,7 +156,9 @@ class _Evaluator:
     async def deliver(self, rule: AlertRule, payload: dict[str, JSON]) -> tuple[bool, str | None]:
         if rule.webhook is None:
             return False, None
-        error = await post_json(rule.webhook, payload, client=self.client, timeout_s=self.timeout_s)
+        error = await post_webhook(
+            rule.webhook, payload, client=self.client, timeout_s=self.timeout_s
+        )
         if error is not None:
             # the outcome carries the error to the caller, who reports it
             log.info("alert %r: webhook %s failed: %s", rule.id, rule.webhook, error)
@@ -267,4 +249,4 @@ async def _evaluate_one(evaluator: _Evaluator, rule: AlertRule, now: float) -> A
     )
 
 
-__all__ = ["ALERTS_RUN_ID", "AlertJournal", "AlertOutcome", "evaluate_alerts", "post_json"]
+__all__ = ["ALERTS_RUN_ID", "AlertJournal", "AlertOutcome", "evaluate_alerts"]

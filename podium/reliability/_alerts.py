@@ -26,18 +26,21 @@ async def send_alert(policy: BreakerPolicy, alert: BreakerAlert) -> None:
         except Exception:
             log.exception("the breaker alert callback failed for %s:%s", alert.scope, alert.name)
     if policy.webhook_url is not None:
-        await post_webhook(
+        problem = await post_webhook(
             policy.webhook_url,
             alert.to_json(),
             client=policy.http_client,
             timeout_s=policy.webhook_timeout_s,
         )
+        if problem is not None:
+            log.warning("breaker alert webhook %s: %s", policy.webhook_url, problem)
 
 
 async def post_webhook(
     url: str, payload: dict[str, Any], *, client: Any = None, timeout_s: float = 5.0
-) -> bool:
-    """POST `payload` as JSON; ``True`` on a 2xx answer. Failures are logged, never raised."""
+) -> str | None:
+    """POST `payload` as JSON; ``None`` on a 2xx answer, else what went wrong (never raises:
+    an alert must not fail what raised it)."""
     import httpx  # only alerts with a webhook need it
 
     try:
@@ -47,13 +50,11 @@ async def post_webhook(
             else:
                 async with httpx.AsyncClient() as own:
                     response = await own.post(url, json=payload)
-    except (httpx.HTTPError, TimeoutError) as exc:
-        log.warning("breaker alert webhook %s failed: %s", url, exc or type(exc).__name__)
-        return False
+    except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if not response.is_success:
-        log.warning("breaker alert webhook %s answered %s", url, response.status_code)
-        return False
-    return True
+        return f"the webhook answered {response.status_code}"
+    return None
 
 
 __all__ = ["post_webhook", "send_alert"]
