@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,8 +20,9 @@ from podium.cli._app import JsonOption, StoreOption, _reported, app
 from podium.cli._inputs import add_import_paths
 from podium.cli._store import ENV_VAR, store_url, user_store_path
 from podium.exceptions import ConfigError
-from podium.plan import Task, load_workflow
-from podium.routing import Decision, ScoringRouter
+from podium.plan import RouterSpec, Task, load_workflow
+from podium.routing import Decision, NoFit, ScoringRouter, router_for
+from podium.routing._spec import relevance_for
 from podium.store import open_store
 
 JSON = Any
@@ -35,10 +37,16 @@ def _store_url(given: str | None) -> str | None:
 
 
 async def _decide(
-    agents: Mapping[str, Agent], task: Task, *, store_url: str | None, cost_aware: bool
-) -> Decision | None:
+    agents: Mapping[str, Agent],
+    task: Task,
+    *,
+    store_url: str | None,
+    cost_aware: bool,
+    spec: RouterSpec,
+) -> Decision | NoFit | None:
     # "mean": the decision a run would make with no exploration, the same on every call
-    router = ScoringRouter(explore="mean", cost_aware=cost_aware)
+    router = router_for(spec, ScoringRouter(explore="mean", cost_aware=cost_aware))
+    assert isinstance(router, ScoringRouter)  # derived from a ScoringRouter
     if store_url is not None:
         store = open_store(store_url)
         await store.open()
@@ -53,19 +61,28 @@ def _number(value: JSON, template: str) -> str:
     return "—" if value is None else template.format(value)
 
 
-def _table(decision: Decision) -> Table:
+_PARTS = {"bm25": "bm25", "embedding": "emb", "examples": "ex"}  # component → column
+
+
+def _table(decision: Decision | NoFit) -> Table:
+    chosen_agent = decision.agent if isinstance(decision, Decision) else None
+    parts = [p for p in _PARTS if any(p in c for c in decision.candidates)]
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("agent", "score", "relevance", "success", "runs", "cost", "latency", ""):
+    shown = [_PARTS[p] for p in parts]
+    columns = ("agent", "score", "relevance", *shown, "success", "runs", "cost", "latency", "")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("agent", "") else "right")
     for c in decision.candidates:
-        chosen = c["agent"] == decision.agent
+        chosen = c["agent"] == chosen_agent
         if "excluded" in c:
-            table.add_row(c["agent"], "", "", "", "", "", "", Text(c["excluded"], style="dim"))
+            blank = [""] * (len(columns) - 2)
+            table.add_row(c["agent"], *blank, Text(c["excluded"], style="dim"))
             continue
         table.add_row(
             Text(c["agent"], style="bold green" if chosen else ""),
             f"{c['score']:.3f}",
             f"{c['relevance']:.2f}",
+            *(_number(c.get(p), "{:.2f}") for p in parts),
             f"{c['success_mean']:.2f}",
             str(c["runs"]),
             _number(c["cost"], "${:.4g}"),
@@ -73,6 +90,23 @@ def _table(decision: Decision) -> Table:
             Text("chosen", style="green") if chosen else "",
         )
     return table
+
+
+def _spec(
+    team_spec: RouterSpec | None, relevance: str | None, min_score: float | None
+) -> RouterSpec:
+    """The file's `router` section, with the command's options over it."""
+    spec = team_spec or RouterSpec()
+    changes: dict[str, JSON] = {}
+    if relevance is not None:
+        if relevance not in ("auto", "hybrid", "bm25", "embeddings"):
+            raise ConfigError(
+                f"--relevance must be auto, hybrid, bm25 or embeddings, not {relevance!r}"
+            )
+        changes["relevance"] = relevance
+    if min_score is not None:
+        changes["min_score"] = min_score
+    return dataclasses.replace(spec, **changes)
 
 
 @app.command()
@@ -91,10 +125,30 @@ def route(
         bool,
         typer.Option("--cost-aware", help="Prefer the cheapest agent of nearly the best success."),
     ] = False,
+    relevance: Annotated[
+        str | None,
+        typer.Option(
+            "--relevance",
+            "-r",
+            help="hybrid, bm25, embeddings or auto (the file's router section, else auto:"
+            " hybrid when the 'embeddings' extra is installed, else BM25).",
+            show_default=False,
+        ),
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-score",
+            min=0,
+            help="Fit under which no agent fits the task (default: the relevance's own).",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show which agent would take a task, and why, without running it.
+    """Show which agent would take a task, and why, without running it — or that no agent
+    fits it.
 
     Learned outcomes come from --store, else $PODIUM_STORE, else podium.db if it is here.
     """
@@ -115,15 +169,24 @@ def route(
                 f" (capabilities: {', '.join(known) or 'none'})"
             )
         task = Task(id="task", instruction=text, capability=capability)
+        spec = _spec(team.router, relevance, min_score)
+        note = relevance_for(spec)[1] if spec.relevance == "auto" else spec.relevance
         decision = asyncio.run(
-            _decide(agents, task, store_url=_store_url(store), cost_aware=cost_aware)
+            _decide(agents, task, store_url=_store_url(store), cost_aware=cost_aware, spec=spec)
         )
         if decision is None:  # every candidate was filtered out
             raise ConfigError("no agent can take this task")
+    _show(decision, note, as_json=as_json)
+
+
+def _show(decision: Decision | NoFit, note: str, *, as_json: bool) -> None:
+    agent = decision.agent if isinstance(decision, Decision) else None
     if as_json:
         payload = {
-            "agent": decision.agent,
+            "agent": agent,
+            "no_fit": agent is None,
             "reason": decision.reason,
+            "relevance": note,
             "kind": decision.kind,
             "candidates": decision.candidates,
         }
@@ -131,4 +194,8 @@ def route(
         return
     console = Console()
     console.print(_table(decision))
-    console.print(Text.assemble("→ ", (decision.agent, "bold green"), f": {decision.reason}"))
+    console.print(Text(f"relevance: {note}", style="dim"))
+    if agent is None:
+        console.print(Text.assemble(("✗ ", "bold red"), decision.reason))
+        return
+    console.print(Text.assemble("→ ", (agent, "bold green"), f": {decision.reason}"))

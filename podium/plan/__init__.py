@@ -2,6 +2,7 @@
 
 from podium.plan._match import best_agent
 from podium.plan._planner import Planner, PlanOutcome
+from podium.plan._router_spec import RouterSpec
 from podium.plan._task import Plan, Task, task_from_data
 from podium.plan._template import TemplateError, references, render
 from podium.plan._validate import (
@@ -20,6 +21,7 @@ __all__ = [
     "Plan",
     "PlanOutcome",
     "Planner",
+    "RouterSpec",
     "Task",
     "TemplateError",
     "Workflow",

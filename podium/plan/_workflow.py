@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from podium.context import ContextPolicy
 from podium.exceptions import ConfigError
+from podium.plan._router_spec import RouterSpec
 from podium.plan._task import Plan
 
 if TYPE_CHECKING:
@@ -105,8 +106,9 @@ class Workflow:
         agents: agents defined with the workflow (the orchestrator may add more).
         inputs: declared run inputs; ``None`` accepts any inputs.
         context: merge policies of the blackboard.
-        source_path, source_text: the file it was compiled from, kept in the journal so a run
-            can be resumed by another process.
+        source_path: the file it was compiled from.
+        source_text: that file's text, kept in the journal so a run can be resumed by another
+            process.
         locate: maps (task id, field) to (file, line) for messages.
         policy: which actions wait for approval (``None``: the orchestrator's policy).
         planner: plans goals for this workflow's agents and re-plans failed branches (the
@@ -118,6 +120,8 @@ class Workflow:
             paths).
         executor: where the file asks its attempts to run (the ``executor`` section; ``None``:
             it does not say). Read by the command line, which builds the executor.
+        router: how its tasks are routed (the ``router`` section; ``None``: the orchestrator's
+            router as it is). See `podium.routing.router_for`.
     """
 
     name: str
@@ -134,6 +138,7 @@ class Workflow:
     prices: Mapping[str, Price] = field(default_factory=dict)
     interceptors: Sequence[Any] = ()
     executor: ExecutorSpec | None = None
+    router: RouterSpec | None = None
 
     def input_names(self) -> list[str] | None:
         return None if self.inputs is None else [i.name for i in self.inputs]

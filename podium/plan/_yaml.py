@@ -26,6 +26,7 @@ from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
 from podium.plan._yaml_compose import MAX_FILE_SIZE, _size
 from podium.plan._yaml_mcp import compile_mcp_servers
 from podium.plan._yaml_nodes import JSON, Loc, _compose, _Locator
+from podium.plan._yaml_router import compile_router
 from podium.plan._yaml_sections import (
     Capabilities,
     compile_agents,
@@ -53,6 +54,7 @@ _SECTIONS = (
     "planner",
     "prices",
     "executor",
+    "router",
     "interceptors",
     "mcp_servers",
     "tasks",
@@ -188,6 +190,7 @@ class _Compiler:
         prices = compile_prices(check, data.get("prices"))
         executor = compile_executor(check, data.get("executor"), capabilities)
         interceptors = compile_interceptors(check, resolve, data.get("interceptors"))
+        router = compile_router(check, data.get("router"))
         plan, locate, plan_problems = self._plan(data, capabilities, input_names, require_tasks)
         planner = compile_planner(self.tasks, data.get("planner"), capabilities, input_names)
         self._raise_problems(plan_problems)
@@ -206,6 +209,7 @@ class _Compiler:
             prices=prices,
             executor=executor,
             interceptors=tuple(interceptors),
+            router=router,
         )
 
     def _header(self, data: Mapping[str, JSON]) -> str:

@@ -33,12 +33,35 @@ class Decision:
     kind: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class NoFit:
+    """No agent fits the task well enough, so the router does not guess.
+
+    The task fails with `reason` (``escalate=False``), or waits for a person who may approve
+    the `best` candidate anyway (``escalate=True``, the approval flow).
+
+    Attributes:
+        reason: why: the best candidate's fit, the threshold, how relevance was measured.
+        candidates: every candidate considered, with its scores.
+        kind: the task's kind.
+        best: the candidate that fit best (``None`` when there was none).
+        escalate: ask a person instead of failing the task.
+    """
+
+    reason: str
+    candidates: list[dict[str, JSON]] = field(default_factory=list)
+    kind: str = ""
+    best: str | None = None
+    escalate: bool = False
+
+
 class Router(Protocol):
-    """Chooses an agent for a task, or ``None`` when every fitting agent is busy."""
+    """Chooses an agent for a task: a `Decision`, a `NoFit` when no agent fits it, or ``None``
+    when every fitting agent is busy."""
 
     def route(
         self, task: Task, agents: Mapping[str, Agent], has_room: Callable[[str], bool]
-    ) -> Decision | None: ...
+    ) -> Decision | NoFit | None: ...
 
 
 @runtime_checkable

@@ -18,10 +18,15 @@ For a task with a fixed `agent`, that agent. Otherwise:
    - cost and latency: expected per task, divided by the largest among the candidates (or by
      `cost_floor_usd` / `latency_floor_s` when all are below those, so that differences too small
      to matter do not sway the choice); an unknown one counts as the candidates' average.
-3. The best-scoring candidate with room wins. In cost-aware mode, the cheapest candidate whose
+3. No fit. A task goes to no agent when the best candidate's fit is under `min_score` (a
+   relevance that measures fit, such as `HybridRelevance`, brings its own calibrated threshold;
+   candidates with neither description nor examples are not judged): the router returns a
+   `NoFit`, and the task fails or waits for a person (``on_no_fit``) instead of going to a guess.
+4. The best-scoring candidate with room wins. In cost-aware mode, the cheapest candidate whose
    expected success is within `margin` of the best wins instead (ties go to the higher score);
    expected success there is success plus relevance (in success units, by the weights' ratio),
-   since an agent whose description fits the task is the likelier to succeed at it.
+   since an agent whose description fits the task is the likelier to succeed at it. A
+   configured `tie_breaker` may pick among candidates nearly tied in relevance.
 
 Thompson sampling draws from an injected `random.Random` (seeded by default), so a test that
 routes the same tasks in the same order gets the same decisions. Every decision carries each
@@ -43,11 +48,15 @@ from podium.exceptions import ConfigError
 from podium.plan import Task
 from podium.routing._kind import task_kind
 from podium.routing._learning import Estimate, OutcomeBook
-from podium.routing._router import Decision, Relevance
+from podium.routing._nofit import break_tie, measure, method_note, no_fit, threshold, with_details
+from podium.routing._router import Decision, NoFit, Relevance
+from podium.routing._scored import Scored, components, cost_rank, imputed, money
+from podium.routing._tiebreak import TieBreaker
 from podium.store import Outcome, OutcomeStats, Store
 
 JSON = Any
 Explore = Literal["thompson", "ucb", "mean"]
+NoFitAction = Literal["fail", "ask"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,49 +77,6 @@ class RouterWeights:
         for name in ("relevance", "success", "cost", "latency"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"RouterWeights.{name} must not be negative")
-
-
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """One candidate's score and its components."""
-
-    agent: str
-    estimate: Estimate
-    relevance: float
-    success: float
-    cost_norm: float
-    latency_norm: float
-    score: float
-    has_room: bool
-    imputed_cost: float | None  # the expected cost, or the candidates' average if unknown
-
-    def to_json(self) -> dict[str, JSON]:
-        est = self.estimate
-        return {
-            "agent": self.agent,
-            "score": _round(self.score),
-            "relevance": _round(self.relevance),
-            "success": _round(self.success),
-            "success_mean": _round(est.mean),
-            "runs": est.runs,
-            "cost": _round(est.cost_usd),
-            "cost_source": est.cost_source,
-            "latency": _round(est.latency_s),
-            "latency_source": est.latency_source,
-            "has_room": self.has_room,
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6 if abs(value) < 0.01 else 4)
-
-
-def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.4g}"
-
-
-def _seconds(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3g}s"
 
 
 class ScoringRouter:
@@ -135,6 +101,11 @@ class ScoringRouter:
         refresh_s: `prepare` reloads from the store at most this often (0: before every run);
             in between, the router knows the outcomes it observed itself.
         clock: the monotonic clock `refresh_s` is measured on.
+        min_score: a task goes to no agent (a `NoFit`) when the best candidate's fit is under
+            this (default: the relevance's own calibrated threshold, if it has one, as
+            `HybridRelevance` does; 0 never says "no fit").
+        on_no_fit: ``"fail"`` the task, or ``"ask"`` a person (the approval flow).
+        tie_breaker: picks among candidates nearly tied in relevance (a `ModelTieBreaker`).
     """
 
     def __init__(
@@ -154,11 +125,18 @@ class ScoringRouter:
         book: OutcomeBook | None = None,
         refresh_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        min_score: float | None = None,
+        on_no_fit: NoFitAction = "fail",
+        tie_breaker: TieBreaker | None = None,
     ) -> None:
         if explore not in ("thompson", "ucb", "mean"):
             raise ConfigError(f"explore must be 'thompson', 'ucb' or 'mean', not {explore!r}")
         if margin < 0:
             raise ConfigError("ScoringRouter margin must not be negative")
+        if on_no_fit not in ("fail", "ask"):
+            raise ConfigError(f"on_no_fit must be 'fail' or 'ask', not {on_no_fit!r}")
+        if min_score is not None and not 0 <= min_score <= 10:
+            raise ConfigError(f"min_score must be between 0 and 10, not {min_score!r}")
         self.weights = weights or RouterWeights()
         self.relevance: Relevance = relevance or BM25Relevance()
         self.explore = explore
@@ -173,6 +151,9 @@ class ScoringRouter:
         self.book = book or OutcomeBook()
         self.refresh_s = refresh_s
         self.clock = clock
+        self.min_score = min_score
+        self.on_no_fit: NoFitAction = on_no_fit
+        self.tie_breaker = tie_breaker
         self._loaded_at: float | None = None
         self._unsaved: list[Outcome] = []
         self._lock = asyncio.Lock()
@@ -181,7 +162,7 @@ class ScoringRouter:
 
     def route(
         self, task: Task, agents: Mapping[str, Agent], has_room: Callable[[str], bool]
-    ) -> Decision | None:
+    ) -> Decision | NoFit | None:
         if task.agent is not None:
             if not has_room(task.agent):
                 return None
@@ -197,24 +178,45 @@ class ScoringRouter:
         eligible = [n for n in names if n not in excluded]
         # the instruction alone: every candidate has the capability, so its words would only
         # reward shorter descriptions
-        fit = self.relevance.scores(task.instruction, agents, eligible) if eligible else {}
+        measured = measure(self.relevance, task.instruction, agents, eligible)
+        fit = measured.scores
         if task.capability is None and any(fit.values()):
             for n in eligible:
                 if fit[n] <= 0:
                     excluded[n] = "shares no words with the task"
             eligible = [n for n in eligible if n not in excluded]
         scored = self._score(eligible, estimates, fit, has_room)
+        candidates = with_details([c.to_json() for c in scored], measured)
+        candidates += [{"agent": n, "excluded": why} for n, why in sorted(excluded.items())]
+        limit = threshold(self.relevance, self.min_score)
+        ask = self.on_no_fit == "ask"
+        unfit = no_fit(measured, limit, candidates, agents, kind=kind, ask=ask)
+        if unfit is not None:
+            return unfit
         roomy = [c for c in scored if c.has_room]
         if not roomy:
             return None
         winner, reason = self._choose(task, scored, roomy)
-        candidates = [c.to_json() for c in scored]
+        if not self.cost_aware:
+            winner, reason = self._tie_break(task, agents, roomy, winner, reason)
         if self.cost_aware:
-            close = {id(c) for c in self._close_to_best(roomy)}
-            for entry, c in zip(candidates, scored, strict=True):
-                entry["within_margin"] = id(c) in close
-        candidates += [{"agent": n, "excluded": why} for n, why in sorted(excluded.items())]
-        return Decision(winner.agent, reason, candidates, kind=kind)
+            close = {c.agent for c in self._close_to_best(roomy)}
+            for entry in candidates:
+                if "score" in entry:
+                    entry["within_margin"] = entry["agent"] in close
+        return Decision(winner.agent, reason + method_note(measured, limit), candidates, kind=kind)
+
+    def _tie_break(
+        self, task: Task, agents: Mapping[str, Agent], roomy: list[Scored], winner: Scored, why: str
+    ) -> tuple[Scored, str]:
+        ranked = sorted(roomy, key=lambda c: (-c.relevance, c is not winner))
+        chosen, note = break_tie(
+            self.tie_breaker, task, agents, [(c.agent, c.relevance) for c in ranked]
+        )
+        if chosen is None or chosen == winner.agent:
+            return winner, why + note
+        picked = next(c for c in roomy if c.agent == chosen)
+        return picked, f"{why}{note}; chose {chosen!r} over {winner.agent!r}"
 
     def _filter(
         self, names: Sequence[str], agents: Mapping[str, Agent], estimates: Mapping[str, Estimate]
@@ -227,7 +229,7 @@ class ScoringRouter:
             if self.is_available is not None and not self.is_available(agents[n]):
                 excluded[n] = "unavailable"
             elif budget is not None and cost is not None and cost > budget:
-                excluded[n] = f"expected cost {_money(cost)} is over the {_money(budget)} left"
+                excluded[n] = f"expected cost {money(cost)} is over the {money(budget)} left"
         return excluded
 
     def _success(self, est: Estimate) -> float:
@@ -244,8 +246,8 @@ class ScoringRouter:
         fit: Mapping[str, float],
         has_room: Callable[[str], bool],
     ) -> list[Scored]:
-        costs = _imputed([estimates[n].cost_usd for n in names])
-        latencies = _imputed([estimates[n].latency_s for n in names])
+        costs = imputed([estimates[n].cost_usd for n in names])
+        latencies = imputed([estimates[n].latency_s for n in names])
         cost_top = max([self.cost_floor_usd, *(c for c in costs if c is not None)])
         latency_top = max([self.latency_floor_s, *(t for t in latencies if t is not None)])
         w = self.weights
@@ -280,25 +282,25 @@ class ScoringRouter:
         among = f"with capability {task.capability!r}" if task.capability is not None else "of all"
         top = max(scored, key=lambda c: c.score)
         if len(scored) == 1:
-            return top, f"the only agent {among}; {_components(top)}"
+            return top, f"the only agent {among}; {components(top)}"
         if self.cost_aware:
             close = self._close_to_best(roomy)
-            winner = min(close, key=lambda c: (_cost_rank(c), -c.score))
+            winner = min(close, key=lambda c: (cost_rank(c), -c.score))
             if len(close) == 1:
                 reason = (
                     f"best expected success of {len(scored)} agents {among}, and no other"
-                    f" one within {self.margin:g} of it; {_components(winner)}"
+                    f" one within {self.margin:g} of it; {components(winner)}"
                 )
                 return winner, reason
             reason = (
-                f"cheapest (expected {_money(winner.estimate.cost_usd)}) of {len(close)} of"
+                f"cheapest (expected {money(winner.estimate.cost_usd)}) of {len(close)} of"
                 f" {len(scored)} agents {among} whose expected success is within"
-                f" {self.margin:g} of the best; {_components(winner)}"
+                f" {self.margin:g} of the best; {components(winner)}"
             )
             return winner, reason
         winner = max(roomy, key=lambda c: c.score)
         reason = f"best score {winner.score:.3f} of {len(scored)} agents {among}; "
-        reason += _components(winner)
+        reason += components(winner)
         rivals = [c for c in roomy if c is not winner]
         if rivals:
             second = max(rivals, key=lambda c: c.score)
@@ -350,25 +352,4 @@ class ScoringRouter:
             self._unsaved = [o for o in self._unsaved if id(o) not in saved]
 
 
-def _imputed(values: list[float | None]) -> list[float | None]:
-    """Unknown values replaced by the average of the known ones (all ``None`` if none is)."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return values
-    average = sum(known) / len(known)
-    return [average if v is None else v for v in values]
-
-
-def _cost_rank(c: Scored) -> float:
-    return c.imputed_cost if c.imputed_cost is not None else 0.0
-
-
-def _components(c: Scored) -> str:
-    est = c.estimate
-    return (
-        f"relevance {c.relevance:.2f}, success {c.success:.2f} (mean {est.mean:.2f} over"
-        f" {est.runs} runs), cost {_money(est.cost_usd)}, latency {_seconds(est.latency_s)}"
-    )
-
-
-__all__ = ["Explore", "RouterWeights", "Scored", "ScoringRouter"]
+__all__ = ["Explore", "NoFitAction", "RouterWeights", "Scored", "ScoringRouter"]

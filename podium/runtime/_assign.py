@@ -2,7 +2,9 @@
 
 The router (`podium.routing`) chooses among the agents that fit; the scheduler adds what only
 the run knows: a task that failed stays with its agent (or the backup it was handed to) for its
-retries, and an agent whose circuit breaker is open is passed over for a backup. Once a task is
+retries, and an agent whose circuit breaker is open is passed over for a backup. When the router
+finds that no agent fits a task (`NoFit`), the task fails with the router's reason, or, when the
+router escalates, waits for a person who may approve the closest agent. Once a task is
 final, its outcome (success, checks, cost over its attempts, latency) is collected for the store
 and, for a routed task, given to a learning router at once.
 """
@@ -13,18 +15,24 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from podium.agents import Agent
-from podium.plan import Task
-from podium.routing import LearningRouter, Router, task_kind
+from podium.events import ErrorInfo
+from podium.plan import RouterSpec, Task
+from podium.policy import ApprovalRequest
+from podium.routing import LearningRouter, NoFit, Router, router_for, task_kind
 from podium.runtime._state import RunState
 from podium.runtime._supervise import Supervisor
 from podium.runtime._task_state import FAILED, SUCCEEDED
 from podium.store import Outcome, OutcomeStats
 from podium.store._outcomes import OutcomeSums
+from podium.tools._effects import task_hash
 
 JSON = Any
 Choice = tuple[str, str, list[dict[str, JSON]]]
 """(agent, reason, candidates) of an assignment."""
 FIXED = "fixed by the task"
+Assignment = Choice | ErrorInfo | ApprovalRequest | None
+"""A choice; the error a task no agent fits fails with; what a person is asked about it; or
+``None`` when no agent that fits has room now."""
 
 
 class Assigner:
@@ -38,39 +46,60 @@ class Assigner:
         supervisor: Supervisor,
         *,
         learner: LearningRouter | None = None,
+        spec: RouterSpec | None = None,
     ) -> None:
         self.state = state
         self.agents = agents
-        self.router = router
+        self.router = router_for(spec, router)  # the workflow's `router` section, if it has one
         self.supervisor = supervisor
         self.learner = learner
         self._routed: list[Outcome] = []
         self._sums: dict[tuple[str, str], OutcomeSums] = {}
 
-    def assign(self, task: Task, has_room: Callable[[str], bool]) -> Choice | None:
-        """(agent, reason, candidates) for the task's next attempt, or ``None`` when no agent
-        that fits has room now."""
+    def assign(self, task: Task, has_room: Callable[[str], bool]) -> Assignment:
+        """(agent, reason, candidates) for the task's next attempt (see `Assignment`)."""
         st = self.state.tasks.get(task.id)
         if st is not None and st.failures and st.agent in self.agents:
             agent = st.agent
             assert agent is not None
             return (agent, "retry", []) if has_room(agent) else None
-        choice: Choice
-        if task.agent is not None:  # a task that names its agent is not routed
-            if not has_room(task.agent):
-                return None
-            choice = task.agent, FIXED, []
-        else:
-            decision = self.router.route(task, self.agents, has_room)
-            if decision is None:
-                return None
-            choice = decision.agent, decision.reason, decision.candidates
+        choice = self._first_choice(task, has_room)
+        if not isinstance(choice, tuple):
+            return choice
         if st is None or self.supervisor.breakers is None:
             return choice
         rerouted = self.supervisor.reroute(st, choice)
         if rerouted[0] != choice[0] and not has_room(rerouted[0]):
             return None
         return rerouted
+
+    def _first_choice(self, task: Task, has_room: Callable[[str], bool]) -> Assignment:
+        """The task's own agent, else the router's choice (or why there is none)."""
+        if task.agent is not None:  # a task that names its agent is not routed
+            return (task.agent, FIXED, []) if has_room(task.agent) else None
+        decision = self.router.route(task, self.agents, has_room)
+        if isinstance(decision, NoFit):
+            return self._no_fit(task, decision, has_room)
+        if decision is None:
+            return None
+        return decision.agent, decision.reason, decision.candidates
+
+    def _no_fit(self, task: Task, unfit: NoFit, has_room: Callable[[str], bool]) -> Assignment:
+        """The error the task fails with; or, when the router escalates, the approval to ask
+        for, until a person grants it: then the closest agent takes the task."""
+        if not unfit.escalate or unfit.best is None:
+            return ErrorInfo(type="no_fit", message=unfit.reason)
+        digest = task_hash(task.id, f"no fit: {unfit.best}: {task.instruction}")
+        if not self.state.approvals.granted(task.id, digest):
+            return ApprovalRequest(
+                action="task",
+                action_hash=digest,
+                reason=f"{unfit.reason}; approve to give it to {unfit.best!r}",
+                instruction=task.instruction,
+            )
+        if not has_room(unfit.best):
+            return None
+        return unfit.best, f"{unfit.reason}; a person approved {unfit.best!r}", unfit.candidates
 
     def observe(self, task: Task, agent: str) -> None:
         """Collect the task's outcome, and tell a learning router, once it is final.
@@ -123,4 +152,4 @@ class Assigner:
         return [*self._routed, *(sums.freeze(*key) for key, sums in self._sums.items())]
 
 
-__all__ = ["Assigner", "Choice"]
+__all__ = ["Assigner", "Assignment", "Choice"]

@@ -164,7 +164,14 @@ class Drive:
         return RunDriver(
             state,
             journal=self.journal,
-            assigner=Assigner(state, agents, orch.router, wired.supervisor, learner=orch.learner),
+            assigner=Assigner(
+                state,
+                agents,
+                orch.router,
+                wired.supervisor,
+                learner=orch.learner,
+                spec=workflow.router,
+            ),
             execute=wired.execute,
             limits=RunLimits(state, approve_effects=wired.approve_effects),
             policy=wired.policy,

@@ -94,10 +94,12 @@ class RunDriver:
         limits: the run's budget, guards and approval effects, per attempt.
         policy: which tasks and results wait for a person.
         context_policy: how writes to one context key combine.
-        max_concurrency, agent_limits: attempts at once, in all and per agent.
+        max_concurrency: attempts at once, in all.
+        agent_limits: attempts at once, per agent.
         lease: keeps the run's lease; no attempt starts once it is not surely held.
         clock: event times and approval expiries.
-        replanner, max_replans: re-plans failed branches (none by default).
+        replanner: re-plans failed branches (none by default).
+        max_replans: how many failed branches it may re-plan.
         max_tasks: the most tasks the plan may grow to.
         reuse_answers: take the answer of an identical task already answered (planned runs).
     """
@@ -212,6 +214,13 @@ class RunDriver:
             choice = self.assigner.assign(task, self._has_room)
             if choice is None:
                 deferred.append(entry)
+                continue
+            if not isinstance(choice, tuple):  # no agent fits: it fails, or a person decides
+                queued.discard(tid)
+                if isinstance(choice, ErrorInfo):
+                    self.progress.fail_now(tid, choice)
+                else:
+                    self._ask(tid, choice)
                 continue
             queued.discard(tid)
             agent, reason, candidates = choice

@@ -4,18 +4,29 @@ installs the ``embeddings`` extra)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import os
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from podium import Orchestrator, Plan
+from podium.cli import app
 from podium.events import TaskAssigned
 from podium.exceptions import ConfigError
 from podium.plan import Task
-from podium.routing import BM25Relevance, EmbeddingRelevance, ScoringRouter
+from podium.routing import (
+    BM25Relevance,
+    Decision,
+    EmbeddingRelevance,
+    HybridRelevance,
+    NoFit,
+    ScoringRouter,
+)
 from podium.routing._embeddings import MODEL_PACKAGE, Encoder, load_minilm
 
 from .helpers import agent, room, table
@@ -152,3 +163,84 @@ async def test_a_run_routed_by_embeddings(minilm: Encoder) -> None:
     assert by_meaning.agent == "writer"
     relevance = {c["agent"]: c["relevance"] for c in by_meaning.candidates}
     assert relevance["writer"] > relevance["translator"]
+
+
+# -- hybrid relevance and "no fit", with the real model ----------------------------------------
+
+# descriptions from the routing bench's 120-task team (bench/data/routing_tasks.yaml)
+BENCH_TEAM = table(
+    agent(
+        "translator",
+        "Translates text between English, French, German, Spanish, Italian and Japanese,"
+        " keeping tone, idioms and technical terminology; localises user interfaces.",
+        "translation",
+    ),
+    agent(
+        "writer",
+        "Writes and edits prose: reports, articles, blog posts, newsletters, executive"
+        " summaries and speeches, in a clear style for the intended audience.",
+        "writing",
+    ),
+    agent(
+        "coder",
+        "Writes, debugs and refactors software in Python, TypeScript and Go: implements"
+        " functions and APIs, fixes bugs and exceptions, writes unit tests.",
+        "code",
+    ),
+    agent(
+        "support",
+        "Customer support: answers customer questions and complaints about orders, deliveries,"
+        " refunds, billing, passwords and accounts, politely and with empathy.",
+        "support",
+    ),
+)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_hybrid_relevance_with_the_offline_model_routes_and_says_no_fit(minilm: Encoder) -> None:
+    router = ScoringRouter(relevance=HybridRelevance(encode=minilm), explore="mean")
+    cases = {
+        "Translate the release notes into German": "translator",
+        "Draft the monthly newsletter for our customers": "writer",
+        "The parser crashes on empty input; make the regression test pass": "coder",
+        "A customer was charged twice; reply to her": "support",
+    }
+    for text, expected in cases.items():
+        decision = router.route(Task(id="t", instruction=text), BENCH_TEAM, room)
+        assert isinstance(decision, Decision), (text, decision)
+        assert decision.agent == expected, (text, decision.reason)
+        assert "hybrid relevance (BM25 + MiniLM embeddings): best fit" in decision.reason
+    no_translator = {n: a for n, a in BENCH_TEAM.items() if n != "translator"}
+    text = "Translate the release notes into German"
+    unfit = router.route(Task(id="t", instruction=text), no_translator, room)
+    assert isinstance(unfit, NoFit), unfit
+    assert "the occupation 'interpreters_translators'" in unfit.reason
+    cake = router.route(Task(id="t", instruction="Bake a birthday cake"), BENCH_TEAM, room)
+    assert isinstance(cake, NoFit)
+    assert cake.reason.startswith("no agent fits: ")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_podium_route_defaults_to_hybrid_and_says_no_fit(
+    minilm: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PODIUM_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "agents:\n"
+        + "".join(
+            f"  {a.name}:\n    description: {a.description!r}\n    model: test\n"
+            for a in BENCH_TEAM.values()
+        ),
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["route", str(team), "Bake a birthday cake", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["relevance"] == "hybrid (the 'embeddings' extra is installed)"
+    assert (payload["agent"], payload["no_fit"]) == (None, True)
+    assert {"bm25", "embedding", "fused"} <= set(payload["candidates"][0])
+    fits = runner.invoke(app, ["route", str(team), "Reply to an angry customer", "--json"])
+    assert json.loads(fits.stdout)["agent"] == "support"

@@ -57,20 +57,22 @@ def invoke(*args: object) -> Result:
 
 
 def route_json(*args: object) -> dict[str, object]:
-    result = invoke("route", *args, "--json")
+    result = invoke("route", *args, "--json", "--relevance", "bm25")
     assert result.exit_code == 0, result.output
     payload: dict[str, object] = json.loads(result.stdout)
     return payload
 
 
 def test_route_shows_the_choice_and_every_candidate(team: Path) -> None:
-    result = invoke("route", team, "Translate the release notes into German")
+    result = invoke("route", team, "Translate the release notes into German", "-r", "bm25")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["agent", "score", "relevance", "success", "runs", "cost", "latency"]
+    header = ["agent", "score", "relevance", "bm25", "success", "runs", "cost", "latency"]
+    assert lines[0].split() == header
     assert lines[1].split()[0] == "translator"
     assert lines[1].split()[-1] == "chosen"
-    assert "shares no words" in result.stdout  # the coder
+    coder = next(line for line in lines if line.startswith("coder"))
+    assert coder.split()[1:] == ["shares", "no"]  # wrapped: "shares no words with the task"
     assert "→ translator: best score" in result.stdout
     assert not user_store_path().exists()  # no store was made to answer
 
@@ -188,3 +190,27 @@ def test_an_agents_file_keeps_metadata_and_tools(tmp_path: Path) -> None:
     assert agent.name == "librarian"
     assert dict(agent.metadata) == {"cost_tier": "medium", "team": "research"}
     assert [t.name for t in agent.tools] == ["lookup"]
+
+
+def test_route_says_when_no_agent_fits_by_the_files_router_section(tmp_path: Path) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text(TEAM + "router: {relevance: bm25, min_score: 0.05}\n", encoding="utf-8")
+    payload = route_json(path, "Bake a birthday cake")  # --relevance bm25: the same here
+    assert (payload["agent"], payload["no_fit"], payload["relevance"]) == (None, True, "bm25")
+    assert "best fit 0.000 is under the threshold 0.05 (BM25 relevance)" in str(payload["reason"])
+    assert len(payload["candidates"]) == 3  # type: ignore[arg-type]
+    shown = invoke("route", path, "Bake a birthday cake")
+    assert shown.exit_code == 0
+    assert "✗ no agent fits: best fit 0.000" in shown.stdout
+    assert "relevance: auto" not in shown.stdout
+    forced = route_json(path, "Bake a birthday cake", "--min-score", "0")
+    assert forced["no_fit"] is False
+    assert forced["agent"] in ("translator", "writer", "coder")
+    fits = route_json(path, "Translate the notes into French")
+    assert fits["agent"] == "translator"
+
+
+def test_route_refuses_an_unknown_relevance(team: Path) -> None:
+    result = invoke("route", team, "x", "--relevance", "magic")
+    assert result.exit_code == 2
+    assert "--relevance must be auto, hybrid, bm25 or embeddings, not 'magic'" in result.stderr
