@@ -339,7 +339,8 @@ class BreakerOpened(Event, frozen=True, kw_only=True):
 
 
 class OutputRejected(TaskEvent, frozen=True, kw_only=True):
-    """A model's answer was unusable (not JSON, wrong schema, empty, cut off).
+    """A model's answer was unusable (not JSON, wrong schema, empty, cut off), or an output
+    failed a check (`check` names it; `evidence` is what its verdict rests on).
 
     `error.raw_output` keeps what the model said; `repair` says whether the model is asked once
     more in the same attempt (else the attempt fails with `error`).
@@ -349,6 +350,23 @@ class OutputRejected(TaskEvent, frozen=True, kw_only=True):
     attempt: int = 1
     error: ErrorInfo
     repair: bool = False
+    check: str = ""
+    evidence: dict[str, JSON] = {}
+
+
+class OutputChecked(TaskEvent, frozen=True, kw_only=True):
+    """An output passed a check (`podium.verify.Check`): its verdict, with its evidence.
+
+    A failed check is journaled as `OutputRejected` (with `check` set) instead.
+    """
+
+    agent: str
+    attempt: int = 1
+    check: str
+    check_kind: str
+    score: float | None = None
+    reason: str = ""
+    evidence: dict[str, JSON] = {}
 
 
 class ApprovalRequested(TaskEvent, frozen=True, kw_only=True):
@@ -460,6 +478,7 @@ AnyEvent = (
     | PlanRevised
     | BreakerOpened
     | OutputRejected
+    | OutputChecked
     | ApprovalRequested
     | ApprovalGranted
     | ApprovalRejected
@@ -574,6 +593,7 @@ __all__ = [
     "Event",
     "Handoff",
     "ModelCalled",
+    "OutputChecked",
     "OutputRejected",
     "PlanAccepted",
     "PlanExtended",

@@ -16,6 +16,7 @@ from podium.models._base import Model
 from podium.reliability._retry import RetryPolicy
 from podium.tools._effects import effect_key
 from podium.tools._tool import Tool
+from podium.verify._spec import Check
 
 if TYPE_CHECKING:
     from podium.context import ContextView
@@ -105,6 +106,8 @@ class Agent:
         max_handoffs: bound on handoffs within one attempt of a task that starts on this agent.
         examples: tasks it is the right agent for, in the words a user would use; routers
             that read them (`podium.routing.HybridRelevance`) use them as labelled neighbours.
+        checks: verifiers every output of this agent must pass (`podium.verify.Check`), on top
+            of the task's own.
     """
 
     name: str
@@ -123,6 +126,7 @@ class Agent:
     handoffs: tuple[str, ...] = ()
     max_handoffs: int = DEFAULT_MAX_HANDOFFS
     examples: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
     is_async: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:

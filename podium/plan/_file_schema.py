@@ -27,6 +27,7 @@ from podium.plan._yaml_router import _RouterBody
 from podium.plan._yaml_schema import (
     _AgentBody,
     _BudgetBody,
+    _CheckBody,
     _ContextBody,
     _InputBody,
     _InterceptorBody,
@@ -57,6 +58,7 @@ _BODIES: dict[type[pydantic.BaseModel], str] = {
     _InterceptorBody: "Interceptor",
     _TaskBody: "Task",
     _BudgetBody: "Budget",
+    _CheckBody: "Check",
 }
 _NULL = {"type": "null"}
 

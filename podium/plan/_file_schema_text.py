@@ -67,6 +67,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "max_handoffs": "Handoffs at most within one attempt of a task that starts here.",
         "examples": "Tasks this agent is right for, in a user's words; the router compares an"
         " instruction with them.",
+        "checks": "Verifiers every output of this agent must pass (`Check`s), besides the"
+        " task's own.",
     },
     "Retry": {
         "": "Retries of one task on one agent. The delay before retry n is"
@@ -199,6 +201,28 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "retry": "Attempts, backoff and which errors to retry.",
         "backups": "Agents that take the task over, in order, when its agent fails for good.",
         "budget": "What the task and its map children may spend.",
+        "checks": "Verifiers its output must pass: `Check`s, or kinds by name (`[relevance,"
+        " language]`). A failing one retries with its feedback, then a backup, then `on_fail`.",
+    },
+    "Check": {
+        "": "A verifier of outputs; its verdict is journaled with its evidence.",
+        "kind": "`schema`, `rule`, `judge`, `grounding` (each claim cites a given source id in"
+        " brackets that supports it), `relevance` (answers the instruction) or `language`.",
+        "name": "How verdicts and errors name it (default: its kind).",
+        "on_fail": "`retry` (default: retry with the check's feedback, then a backup agent, then"
+        " fail), `escalate` (the same, then a person's approval) or `fail` (at once).",
+        "retries": "Retries with feedback on the same agent before a backup (default 2).",
+        "threshold": "Lowest passing score in [0, 1] of `grounding` (per claim; default 0.5) and"
+        " `relevance` (default 0.3).",
+        "schema": "The JSON Schema of a `schema` check.",
+        "rule": "`module:function` of a `rule` check, called with `(output, call)`; returns"
+        " `None` or why the output fails.",
+        "judge": "The agent (model-driven) of a `judge` check; it answers `{pass, reason}`.",
+        "rubric": "What the judge looks for.",
+        "language": "Expected language of a `language` check: `en`, `es`, `fr`, `de`, `it`,"
+        " `pt` or `nl` (default: the instruction's).",
+        "embeddings": "Add sentence-embedding similarity to `grounding` and `relevance`"
+        " (default: when the `embeddings` extra is installed).",
     },
     "TaskWithId": {"": "A `Task` in a list, which must have its `id`."},
     "Budget": {

@@ -10,6 +10,7 @@ import msgspec
 from podium.plan._template import references
 from podium.reliability._budget import Budget
 from podium.reliability._retry import RetryPolicy
+from podium.verify._spec import Check
 
 JSON = Any
 
@@ -36,6 +37,8 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         budget: what the task and its map children may spend.
         risk: ``low``, ``medium`` or ``high``; the policy may make risky tasks wait for approval.
         approval: ``"required"``: the task waits for a human's approval before it runs.
+        checks: verifiers its output must pass (`podium.verify.Check`): a failing one retries
+            with the checker's feedback, then a backup, then asks a person or fails the task.
         item, parent, index: set on the sub-tasks of a mapped task.
     """
 
@@ -55,6 +58,7 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     budget: Budget | None = None
     risk: Literal["low", "medium", "high"] | None = None
     approval: Literal["required"] | None = None
+    checks: tuple[Check, ...] = ()
     item: JSON = None
     parent: str | None = None
     index: int | None = None

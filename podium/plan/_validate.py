@@ -223,6 +223,13 @@ def _check_backups(report: _Report, task: Task, agents: _Agents) -> None:
             report.add(task.id, "backups", message)
 
 
+def _check_judges(report: _Report, task: Task, agents: _Agents) -> None:
+    for check in task.checks:
+        if check.judge is not None and check.judge not in agents.capabilities:
+            message = f"check {check.label!r}: unknown judge agent {check.judge!r}"
+            report.add(task.id, "checks", f"{message} (known: {agents.known})")
+
+
 def _check_task(
     report: _Report,
     task: Task,
@@ -244,6 +251,7 @@ def _check_task(
         if dep not in plan.tasks:
             report.add(task.id, "needs", f"needs unknown task {dep!r}")
     _check_backups(report, task, agents)
+    _check_judges(report, task, agents)
     if task.retries < 0:
         report.add(task.id, "retries", "must be 0 or more")
     if task.timeout_s is not None and task.timeout_s <= 0:

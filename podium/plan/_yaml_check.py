@@ -41,6 +41,37 @@ _SUGGESTED_FROM = 200  # names at most that a "did you mean" compares a word wit
 _SHOWN = 25  # names listed at most
 
 
+def _keys_at(cls: type[pydantic.BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The keys of the body at `path` inside a `cls` body (a nested ``retry:``, a check in a
+    list), so an unknown key there is matched against its own body's keys."""
+    model: Any = cls
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            continue  # a list index or a mapping key: the same element type
+        model = next((t for t in _types(field.annotation) if _is_body(t)), None)
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _types(annotation: Any) -> list[Any]:
+    """`annotation` and the types nested in it (``list[X] | None`` → X among them)."""
+    found, stack = [], [annotation]
+    while stack:
+        item = stack.pop()
+        found.append(item)
+        stack.extend(getattr(item, "__args__", ()))
+        origin = getattr(item, "__origin__", None)
+        if origin is not None:
+            stack.append(origin)
+    return found
+
+
+def _is_body(item: Any) -> bool:
+    return isinstance(item, type) and issubclass(item, pydantic.BaseModel)
+
+
 def suggest(word: str, choices: list[str]) -> str:
     """`` (did you mean 'x'?)``, or the names `word` could have been."""
     if len(choices) > _SUGGESTED_FROM:  # difflib over thousands of names, thousands of times
@@ -107,8 +138,7 @@ class Checker:
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False)
         for err in errors:
-            keys = [f.alias or name for name, f in cls.model_fields.items()]
-            self._pydantic_error(err, loc, keys)
+            self._pydantic_error(err, loc, _keys_at(cls, err["loc"][:-1]))
         bad = {str(err["loc"][0]) for err in errors if err["loc"]}
         try:
             return cls.model_validate({k: v for k, v in body.items() if k not in bad}), bad

@@ -9,8 +9,10 @@ from typing import Annotated, Literal
 import pydantic
 
 from podium.agents._handoff import DEFAULT_MAX_HANDOFFS
+from podium.exceptions import ConfigError
 from podium.plan._yaml_nodes import JSON
 from podium.reliability._retry import RetryPolicy
+from podium.verify import Check, check_schema
 
 
 def _one_or_many(value: JSON) -> JSON:
@@ -18,6 +20,7 @@ def _one_or_many(value: JSON) -> JSON:
 
 
 _Names = Annotated[list[str], pydantic.BeforeValidator(_one_or_many)]
+_Example = Annotated[str, pydantic.StringConstraints(pattern=r"\S", max_length=2000)]
 
 
 class _Body(pydantic.BaseModel):
@@ -83,6 +86,41 @@ class _BudgetBody(_Body):
     output_estimate: int = pydantic.Field(256, ge=0)
 
 
+class _CheckBody(_Body):
+    kind: Literal["schema", "rule", "judge", "grounding", "relevance", "language"]
+    name: str = ""
+    on_fail: Literal["retry", "escalate", "fail"] = "retry"
+    retries: int = pydantic.Field(2, ge=0)
+    threshold: float | None = pydantic.Field(None, ge=0, le=1)
+    schema_: dict[str, JSON] | None = pydantic.Field(None, alias="schema")
+    rule: str | None = None
+    judge: str | None = None
+    rubric: str = ""
+    language: str | None = None
+    embeddings: bool | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _whole(self) -> _CheckBody:
+        if self.schema_ is not None and (error := check_schema(self.schema_)) is not None:
+            raise ValueError(f"`schema` is not a valid JSON Schema: {error}")
+        self.check()  # its own rules (a rule's form, a known language, what a kind needs)
+        return self
+
+    def check(self) -> Check:
+        fields = self.model_dump(exclude={"schema_"})
+        try:
+            return Check(**fields, schema=self.schema_)
+        except ConfigError as exc:
+            raise ValueError(str(exc).partition(": ")[2] or str(exc)) from None
+
+
+def _check_entry(value: JSON) -> JSON:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+_Checks = list[Annotated[_CheckBody, pydantic.BeforeValidator(_check_entry)]]
+
+
 class _AgentBody(_Body):
     description: str = ""
     capabilities: _Names = []
@@ -98,6 +136,8 @@ class _AgentBody(_Body):
     backups: _Names = []
     handoffs: _Names = []
     max_handoffs: int = pydantic.Field(DEFAULT_MAX_HANDOFFS, ge=0)
+    examples: list[_Example] = []  # tasks it is right for: the router's labelled neighbours
+    checks: _Checks = []
 
 
 class _ContextBody(_Body):
@@ -122,6 +162,7 @@ class _TaskBody(_Body):
     retry: _RetryBody | None = None
     backups: _Names = []
     budget: _BudgetBody | None = None
+    checks: _Checks = []
 
 
 class _PolicyBody(_Body):

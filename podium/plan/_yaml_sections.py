@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from podium.agents import Agent
@@ -110,7 +111,8 @@ def _standard(check: Checker, loc: Loc, name: str, m: _ToolBody) -> list[Tool]:
     them (an effect may only be raised: a standard tool declares the least it has)."""
     assert m.use is not None
     try:
-        made = standard_tools(m.use, m.with_, name)
+        folder = Path(check.file).parent if check.file else None
+        made = standard_tools(m.use, m.with_, name, base_dir=folder)
     except ConfigError as exc:
         check.add((*loc, "with" if m.with_ and m.use in STANDARD else "use"), str(exc))
         return []
@@ -200,6 +202,8 @@ def _agent(
             backups=tuple(m.backups),
             handoffs=tuple(m.handoffs),
             max_handoffs=m.max_handoffs,
+            examples=tuple(m.examples),
+            checks=tuple(c.check() for c in m.checks),
         )
     except ConfigError as exc:
         check.add(loc, str(exc))

@@ -114,6 +114,7 @@ class TaskSection:
             retry=m.retry.policy() if m.retry is not None else None,
             backups=tuple(m.backups),
             budget=Budget(**m.budget.model_dump()) if m.budget is not None else None,
+            checks=tuple(c.check() for c in m.checks),
         )
 
     def _quiet(self, tid: str, bad: set[str]) -> None:

@@ -18,7 +18,8 @@ them, so they see every attempt and call whole:
 
 ======== ===================================================================================
 attempt  listeners' "started" notice · retries (a retry's delay before, the retry/backup
-         decision after) · agent circuit breaker · the executor
+         decision after) · verifiers (the checks of tasks and agents, after) · agent circuit
+         breaker · the executor
 model    listeners' notice · budgets and step guards (may switch to the fallback model) ·
          provider circuit breaker · rate limits · call timeout · record/replay · the model
 tool     listeners' notice · approvals and replays of side effects · repeated-call guard ·

@@ -30,6 +30,7 @@ from podium.runtime._supervise import (
     Supervisor,
     opened_on,
 )
+from podium.runtime._verifier import Verifier
 from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
 
 
@@ -57,7 +58,9 @@ def built_in(
             "record and replay need the local executor: the cassette is a file of this process"
         )
     breakers = supervisor.breakers
-    attempt: list[Any] = [*notices, Retries(supervisor, clock)]
+    # checks inside retries (which keep the decision a failed check made) and outside the
+    # agent's breaker (an answer its checks reject is not the agent failing to answer)
+    attempt: list[Any] = [*notices, Retries(supervisor, clock), Verifier(supervisor)]
     if breakers is not None and breakers.enabled("agent"):
         attempt.append(AgentBreakers(supervisor, clock))
     budgets = Budgets()  # counts model and tool calls alike: in both chains
