@@ -20,7 +20,13 @@ ROOT = Path(podium.__file__).parent
 
 # Bottom to top: a subpackage may import its own layer (without a circle) and the layers below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("exceptions", "events", "_sync", "_chain"),  # foundations: they import no other part
+    (
+        "exceptions",
+        "events",
+        "_sync",
+        "_chain",
+        "_minilm",
+    ),  # foundations: they import no other part
     ("context", "store", "verify"),
     ("models", "tools"),
     ("reliability", "agents", "mcp"),  # mcp: tools from MCP servers (the podium[mcp] extra)

