@@ -212,12 +212,15 @@ async def test_a_lease_of_a_vanished_host_is_waited_out(make_store: Callable[[],
 # -- through the command line, two real processes --------------------------------------------
 
 
-def _podium(tmp_path: Path, *args: str, nap_s: float = 3.0) -> subprocess.Popen[str]:
+def _podium(
+    tmp_path: Path, *args: str, nap_s: float = 3.0, gate: Path | None = None
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "PODIUM_STORE": str(tmp_path / "runs.db"),
         "PODIUM_TEST_LEDGER": str(tmp_path / "ledger.txt"),
         "NAP_S": str(nap_s),
+        "NAP_GATE": str(gate or tmp_path / "no-gate"),
     }
     return subprocess.Popen(
         [PODIUM, *args],
@@ -243,7 +246,12 @@ import os, time
 def nap(call):
     with open(os.environ["PODIUM_TEST_LEDGER"], "a") as f:
         f.write(call.task_id + "\\n")
-    time.sleep(float(os.environ.get("NAP_S", "3")))
+    # naps until the test opens the gate (so a slow machine cannot end the run too soon), or
+    # NAP_S seconds without one
+    deadline = time.monotonic() + float(os.environ.get("NAP_S", "3"))
+    gate = os.environ.get("NAP_GATE")
+    while time.monotonic() < deadline and not (gate and os.path.exists(gate)):
+        time.sleep(0.05)
     return "rested"
 """
 
@@ -253,7 +261,10 @@ def test_podium_resume_is_refused_while_podium_run_drives(tmp_path: Path) -> Non
     (tmp_path / "slow.yaml").write_text(SLOW)
     (tmp_path / "slow_agents.py").write_text(SLOW_AGENT)
     ledger = tmp_path / "ledger.txt"
-    first = _podium(tmp_path, "run", "slow.yaml", "--run-id", "nap1", "--json")
+    gate = tmp_path / "gate"
+    first = _podium(
+        tmp_path, "run", "slow.yaml", "--run-id", "nap1", "--json", nap_s=120, gate=gate
+    )
     try:
         deadline = time.monotonic() + 30
         while not ledger.exists():
@@ -269,6 +280,7 @@ def test_podium_resume_is_refused_while_podium_run_drives(tmp_path: Path) -> Non
         listed = _podium(tmp_path, "runs")
         out, _ = listed.communicate(timeout=60)
         assert f"pid {first.pid} on host" in out  # who drives it, for the operator
+        gate.touch()  # the first run may finish now
         out, err = first.communicate(timeout=60)
     finally:
         if first.poll() is None:
