@@ -232,6 +232,16 @@ def _podium(
     )
 
 
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill `proc` if it still runs, and close its pipes whatever happened."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+    proc.wait()
+
+
 SLOW = """\
 name: slow
 agents:
@@ -283,9 +293,7 @@ def test_podium_resume_is_refused_while_podium_run_drives(tmp_path: Path) -> Non
         gate.touch()  # the first run may finish now
         out, err = first.communicate(timeout=60)
     finally:
-        if first.poll() is None:
-            first.send_signal(signal.SIGKILL)
-            first.communicate()
+        _reap(first)  # on any path: a pipe left open fails a later test as a ResourceWarning
     assert first.returncode == 0, err
     assert json.loads(out)["status"] == "succeeded"
     assert ledger.read_text().split() == ["nap"]  # it ran once
@@ -298,11 +306,12 @@ def test_a_killed_driver_is_taken_over_at_once(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.txt"
     first = _podium(tmp_path, "run", "slow.yaml", "--run-id", "nap1", "--json")
     deadline = time.monotonic() + 30
-    while not ledger.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.communicate()
+    try:
+        while not ledger.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        _reap(first)
     started = time.monotonic()
     second = _podium(tmp_path, "resume", "nap1", "--json", nap_s=0)
     out, err = second.communicate(timeout=60)
