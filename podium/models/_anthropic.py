@@ -56,6 +56,7 @@ from podium.models._errors import (
     retry_after_from_headers,
 )
 from podium.models._registry import register_provider
+from podium.secrets import register as register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,9 @@ class AnthropicModel(AsyncClosing):
                 " on another model (`podium run --model PROVIDER:NAME` or PODIUM_MODEL; in"
                 " Python, AnthropicModel(api_key=...) or another Agent(model=...))"
             )
+        for key in (client.api_key, client.auth_token):  # redacted from every sink from now on
+            if key:
+                register_secret(key, "ANTHROPIC_API_KEY")
 
     @property
     def name(self) -> str:

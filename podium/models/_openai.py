@@ -52,6 +52,7 @@ from podium.models._errors import (
     retry_after_from_headers,
 )
 from podium.models._registry import register_provider
+from podium.secrets import register as register_secret
 
 PROVIDER = "openai"
 LOCAL_SERVER_KEY = "not-needed"
@@ -111,6 +112,8 @@ class OpenAIModel(AsyncClosing):
                     " OpenAIModel(api_key=..., base_url=...) or another Agent(model=...))"
                 )
             api_key = LOCAL_SERVER_KEY
+        else:
+            register_secret(api_key, "OPENAI_API_KEY")  # redacted from every sink from now on
         self.model = model
         self.structured_output = structured_output
         self._owns_http_client = http_client is None

@@ -3,7 +3,9 @@
 `Journal` numbers a run's events, folds each into the run's state as it is made, appends them
 to the store under the run's lease (every append carries the lease's fencing token) and tells
 the listeners. Planning, the scheduler, approvals and cancellation all write through it, so the
-sequence, the fold and the notification happen in one place.
+sequence, the fold and the notification happen in one place; so does redaction: every registered
+secret value (`podium.secrets`) is replaced in each event before the state, the store or a
+listener sees it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 
 from podium.events import AnyEvent, Event
 from podium.runtime._state import RunState
+from podium.secrets import redact_struct
 from podium.store import Store
 from podium.store._lease import Lease
 from podium.store._protocol import UNLEASED, status_after
@@ -63,7 +66,8 @@ class Journal:
         """Queue an event for the next flush; the state sees it at once."""
         state = self.state
         state.seq += 1
-        event = kind(run_id=state.run_id, seq=state.seq, ts=self.clock(), **fields)
+        # redacted before the state sees it, so the state stays the fold of what is stored
+        event = redact_struct(kind(run_id=state.run_id, seq=state.seq, ts=self.clock(), **fields))
         state.apply(event)  # type: ignore[arg-type]
         self._outbox.append(event)  # type: ignore[arg-type]
         return event
@@ -73,7 +77,7 @@ class Journal:
         the event's own fold would have to decode, e.g. a plan as built)."""
         state = self.state
         state.seq += 1
-        event = kind(run_id=state.run_id, seq=state.seq, ts=self.clock(), **fields)
+        event = redact_struct(kind(run_id=state.run_id, seq=state.seq, ts=self.clock(), **fields))
         fold()
         self._outbox.append(event)  # type: ignore[arg-type]
         return event

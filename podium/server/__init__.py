@@ -13,9 +13,11 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from podium.runtime import Orchestrator
+from podium.secrets import install as install_redaction
 from podium.server._auth import AuthConfig, Principal, load_auth, token_digest
 from podium.server._settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings, check_bind
 
@@ -71,6 +73,10 @@ def serve(settings: ServerSettings, *, host: str = DEFAULT_HOST, port: int = DEF
 
     config = uvicorn.Config(
         app, host=host, port=port, lifespan="on", timeout_graceful_shutdown=GRACE_S
+    )
+    # uvicorn set up its loggers' handlers just now: no secret reaches one of them
+    install_redaction(
+        *(logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.access"))
     )
     Server(config).run()
 

@@ -19,6 +19,7 @@ from podium.exceptions import (
     RunNotFound,
     StoreError,
 )
+from podium.secrets import redact_text
 from podium.server._models import ErrorResponse
 from podium.server._runner import AlreadyDriven, ServerStopping
 from podium.server._service import Conflict
@@ -48,6 +49,7 @@ def error_response(
     holder: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    message = redact_text(message)  # an error's text may quote a value a tool resolved
     body = {"error": {"type": type_, "message": message, "field": field, "holder": holder}}
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 

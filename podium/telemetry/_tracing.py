@@ -31,6 +31,7 @@ from podium.runtime import AttemptCall, AttemptOutcome, AttemptScope, ExecuteAtt
 from podium.telemetry import _content
 from podium.telemetry import _conventions as sc
 from podium.telemetry._ids import adopt
+from podium.telemetry._redact import RedactingTracer
 from podium.telemetry._runs import RunSpans, run_context
 from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
 
@@ -100,8 +101,10 @@ class Tracing:
         self.provider = tracer_provider or trace.get_tracer_provider()
         self.capture_content = content_from_env() if capture_content is None else capture_content
         self.shutdown_provider = shutdown_provider
-        self.tracer = self.provider.get_tracer("podium", schema_url=None)
-        self.runs = RunSpans(self.tracer, forced_ids=adopt(self.tracer))
+        sdk_tracer = self.provider.get_tracer("podium", schema_url=None)
+        forced_ids = adopt(sdk_tracer)
+        self.tracer: trace.Tracer = RedactingTracer(sdk_tracer)  # no secret reaches a span
+        self.runs = RunSpans(self.tracer, forced_ids=forced_ids)
         self._unheard = False  # no event ever came: not a listener, so never wait for one
 
     def __reduce__(self) -> tuple[Callable[..., Tracing], tuple[Any, ...]]:

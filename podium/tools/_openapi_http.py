@@ -11,13 +11,13 @@ import asyncio
 import base64
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from podium.exceptions import ToolError
+from podium.exceptions import ConfigError, ToolError
+from podium.secrets import Secret, register
 from podium.tools._openapi_ops import Operation
 
 if TYPE_CHECKING:
@@ -59,16 +59,20 @@ class Auth:
         if self.username_env and self.password_env:
             user, password = _secret(self.username_env), _secret(self.password_env)
             pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            register(pair, f"{self.username_env}:{self.password_env}")
             return {"Authorization": f"Basic {pair}"}, [pair, password]
         return {}, []
 
 
 def _secret(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise ToolError(f"the environment variable {name!r} (this API's credentials) is not set")
+    """The value `name` refers to (a variable's name, ``env:NAME`` or ``file:PATH#key``),
+    registered for redaction everywhere."""
+    try:
+        value = Secret.parse(name).resolve()
+    except ConfigError as e:
+        raise ToolError(f"{e} (this API's credentials)") from None
     if "\r" in value or "\n" in value:
-        raise ToolError(f"the environment variable {name!r} holds a line break")
+        raise ToolError(f"the secret {name!r} holds a line break")
     return value
 
 

@@ -9,7 +9,6 @@ HTML some engines put in snippets (``<strong>``) is stripped.
 from __future__ import annotations
 
 import html
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +17,7 @@ import httpx
 import msgspec
 
 from podium.exceptions import ConfigError, ToolError
+from podium.secrets import Secret
 from podium.tools._web_fetch import read_limited
 
 JSON = Any
@@ -78,17 +78,29 @@ def results_from(items: object, k: int, snippet_key: str) -> list[SearchResult]:
 
 
 def secret_from_env(name: str, what: str) -> str:
-    """The value of environment variable `name`; `ToolError` saying which when it is unset."""
-    value = os.environ.get(name, "")
-    if not value:
-        raise ToolError(f"{what}: the environment variable {name!r} is not set")
-    return value
+    """The value `name` refers to (a variable's name, ``env:NAME`` or ``file:PATH#key``),
+    registered for redaction; `ToolError` saying which when it is missing."""
+    try:
+        return Secret.parse(name).resolve()
+    except ConfigError as e:
+        raise ToolError(f"{what}: {e}") from None
 
 
 def check_env_name(name: str, field: str) -> str:
-    """`name` when it is a valid environment variable name (never a secret's value)."""
+    """`name` when it is a secret reference: a variable's name, ``env:NAME`` or
+    ``file:PATH#key`` (never a secret's value). Its value, if there now, is registered for
+    redaction at once."""
     if not _ENV_NAME.fullmatch(name):
-        raise ConfigError(f"{field}: {name!r} is not an environment variable name")
+        try:
+            Secret.parse(name, field=field).register()
+        except ConfigError:
+            # never echo `name`: it may be a value pasted in by mistake
+            raise ConfigError(
+                f"{field}: the value is not an environment variable name nor a secret"
+                " reference (env:NAME or file:PATH#key)"
+            ) from None
+    else:
+        Secret.parse(name).register()
     return name
 
 

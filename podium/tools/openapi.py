@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 import pydantic
 
 from podium.exceptions import ConfigError, ToolError
+from podium.secrets import Secret
 from podium.tools._openapi_doc import Document, Resolver, load_document
 from podium.tools._openapi_http import Auth, Endpoint, Limits, send
 from podium.tools._openapi_ops import Operation, build_operation, list_operations
@@ -191,7 +192,8 @@ def openapi_tools(
     resolver = Resolver(doc)
     secret = Auth(**checked.model_dump()) if checked is not None else Auth()
     for var in _variables(checked):
-        if not os.environ.get(var):  # read at each call; said now so the operator knows early
+        # read at each call; registered now for redaction, said now so the operator knows early
+        if not Secret.parse(var, field="auth").register():
             log.warning("OpenAPI tools of %s: $%s is not set (yet)", doc.source, var)
     tools = []
     for name in chosen:
