@@ -1,4 +1,5 @@
-"""Guardrails outside the model: approval rules, and approvals as a run records them."""
+"""Guardrails outside the model: approval rules, approvals as a run records them, and the
+provenance gate that keeps untrusted content from choosing side effects."""
 
 from podium.policy._approval import (
     Approval,
@@ -6,7 +7,9 @@ from podium.policy._approval import (
     ApprovalNeeded,
     ApprovalRequest,
 )
+from podium.policy._gate import PolicyBlocked, ProvenanceGate
 from podium.policy._policy import RISKS, Policy, ResultReview, ReviewRule
+from podium.policy._provenance import Provenance, UntrustedRules
 
 __all__ = [
     "RISKS",
@@ -15,6 +18,10 @@ __all__ = [
     "ApprovalNeeded",
     "ApprovalRequest",
     "Policy",
+    "PolicyBlocked",
+    "Provenance",
+    "ProvenanceGate",
     "ResultReview",
     "ReviewRule",
+    "UntrustedRules",
 ]

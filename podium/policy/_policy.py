@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from podium.exceptions import ConfigError
+from podium.policy._provenance import UntrustedRules
 from podium.tools._effects import canonical_json
 from podium.tools._tool import EFFECTS
+from podium.verify import Check
 
 if TYPE_CHECKING:
     from podium.context import PendingWrite
@@ -81,6 +83,14 @@ class Policy:
         approval_ttl_s: how long a request stays open; undecided after it, it counts as
             rejected with reason ``expired`` (checked when approvals are listed and when the run
             resumes). ``None``: requests never expire.
+        goal_checks: the checks of a run from a goal's final outputs (model-driven agents'
+            answers to the tasks nothing else needs, and the planner's direct answer): ``True``
+            (default) relevance to the goal, and grounding where the task was given documents;
+            ``False`` none; or the `Check` objects to apply (grounding only where there are
+            documents). An operator's setting other than ``True`` holds over a workflow's.
+        untrusted: what untrusted content in an attempt's context may cause (default: a
+            person approves every ``write`` and ``irreversible`` call made with it in context;
+            see `UntrustedRules`).
 
     Example:
         ```python
@@ -94,6 +104,8 @@ class Policy:
     min_confidence: float | None = None
     review: Sequence[ReviewRule] = field(default=())
     approval_ttl_s: float | None = None
+    goal_checks: bool | Sequence[Check] = True
+    untrusted: UntrustedRules = field(default_factory=UntrustedRules)
 
     def __post_init__(self) -> None:
         bad = [e for e in self.approve_effects if e not in EFFECTS]
@@ -106,6 +118,10 @@ class Policy:
             raise ConfigError("Policy.min_confidence must be within [0, 1]")
         if self.approval_ttl_s is not None and self.approval_ttl_s <= 0:
             raise ConfigError("Policy.approval_ttl_s must be positive")
+        if not isinstance(self.goal_checks, bool) and not all(
+            isinstance(c, Check) for c in self.goal_checks
+        ):
+            raise ConfigError("Policy.goal_checks must be True, False or a sequence of `Check`s")
 
     @property
     def reviews_results(self) -> bool:
@@ -151,6 +167,8 @@ class Policy:
             min_confidence=_strictest(self.min_confidence, other.min_confidence, max),
             review=(*self.review, *(r for r in other.review if r not in self.review)),
             approval_ttl_s=_strictest(self.approval_ttl_s, other.approval_ttl_s, min),
+            goal_checks=self.goal_checks if self.goal_checks is not True else other.goal_checks,
+            untrusted=self.untrusted.tightened(other.untrusted),
         )
 
     def expiry(self, now: float) -> float | None:

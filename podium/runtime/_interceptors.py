@@ -19,10 +19,11 @@ them, so they see every attempt and call whole:
 ======== ===================================================================================
 attempt  listeners' "started" notice · retries (a retry's delay before, the retry/backup
          decision after) · verifiers (the checks of tasks and agents, after) · agent circuit
-         breaker · the executor
+         breaker · provenance labels of the attempt's inputs · the executor
 model    listeners' notice · budgets and step guards (may switch to the fallback model) ·
          provider circuit breaker · rate limits · call timeout · record/replay · the model
-tool     listeners' notice · approvals and replays of side effects · repeated-call guard ·
+tool     listeners' notice · budgets · provenance gate (side effects with untrusted content in
+         context) · approvals and replays of side effects · repeated-call guard ·
          call timeout · record/replay · the tool
 ======== ===================================================================================
 """

@@ -7,12 +7,14 @@ have something to do in this drive.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from podium.agents import Agent
 from podium.exceptions import ConfigError
 from podium.models._base import ModelResponse
 from podium.models._calls import CallModel, ModelCallInput
+from podium.policy import ProvenanceGate, UntrustedRules
 from podium.reliability._breaker import Breakers, CircuitBreaker
 from podium.reliability._clock import Clock
 from podium.reliability._guards import RepeatGuard
@@ -32,6 +34,7 @@ from podium.runtime._supervise import (
 )
 from podium.runtime._verifier import Verifier
 from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
+from podium.verify import Check
 
 
 def built_in(
@@ -44,13 +47,22 @@ def built_in(
     hub: ListenerHub | None,
     cassette: Cassette | None,
     remote: bool = False,
+    untrusted: UntrustedRules | None = None,
+    agents: Mapping[str, Agent] | None = None,
+    goal_checks: bool | Sequence[Check] = True,
 ) -> Interceptors:
     """The interceptors of one drive, outermost first.
 
     With a `remote` executor, model and tool interceptors run in another process: the
     listeners' notices of calls stay behind (attempts are still announced), and record/replay,
-    which writes a local file, is refused.
+    which writes a local file, is refused. `untrusted` are the rules of the provenance gate
+    (`podium.policy.ProvenanceGate`; the answers of remote ones among `agents` are untrusted),
+    innermost in the attempt chain so that it labels the
+    input the executor gets, and before approvals in the tool chain.
+    `goal_checks` are what a run from a goal checks its final outputs with
+    (`podium.policy.Policy.goal_checks`).
     """
+    gate = ProvenanceGate(untrusted, agents)
     notices = [Notices(hub)] if hub is not None and hub.wants_notices else []
     calls_notices = [] if remote else notices
     if remote and cassette is not None:
@@ -60,15 +72,17 @@ def built_in(
     breakers = supervisor.breakers
     # checks inside retries (which keep the decision a failed check made) and outside the
     # agent's breaker (an answer its checks reject is not the agent failing to answer)
-    attempt: list[Any] = [*notices, Retries(supervisor, clock), Verifier(supervisor)]
+    attempt: list[Any] = [*notices, Retries(supervisor, clock)]
+    attempt.append(Verifier(supervisor, goal_checks=goal_checks))
     if breakers is not None and breakers.enabled("agent"):
         attempt.append(AgentBreakers(supervisor, clock))
+    attempt.append(gate)
     budgets = Budgets()  # counts model and tool calls alike: in both chains
     model: list[Any] = [*calls_notices, budgets]
     if breakers is not None and breakers.enabled("provider"):
         model.append(_ProviderBreakers(breakers, clock))
     model.append(_RateLimits(rate_limits))
-    tool: list[Any] = [*calls_notices, budgets, ToolApprovals(), _Repeats()]
+    tool: list[Any] = [*calls_notices, budgets, gate, ToolApprovals(), _Repeats()]
     if reliability.model_timeout_s is not None or reliability.tool_timeout_s is not None:
         timeout = CallTimeout(
             model_s=reliability.model_timeout_s, tool_s=reliability.tool_timeout_s, clock=clock
