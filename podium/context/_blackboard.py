@@ -18,9 +18,11 @@ from podium.exceptions import ContextConflict, TaskError
 JSON = Any
 Reducer = Callable[[JSON, JSON], JSON]
 MergeMode = Literal["error", "last", "append"]
+DriftAction = Literal["retry", "accept", "fail"]
 
 
 _NOTHING: frozenset[str] = frozenset()
+_SUMMARY = "~summary"  # podium.context._summarise.SUMMARY_SUFFIX (which imports this module)
 
 
 class Entry(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,11 +44,14 @@ class MergePolicy:
 
     `mode` is ``"error"`` (the default: such writes are a conflict), ``"last"`` (the last writer
     wins), ``"append"`` (the value is a list and each write appends) or ``"reduce"`` with `reducer`
-    called as ``reducer(current, written)``.
+    called as ``reducer(current, written)``. `on_drift` says what happens when the key changes
+    while a task that read it runs (see `podium.context._drift`; ``None``: the task's setting,
+    else ``"retry"``).
     """
 
     mode: Literal["error", "last", "append", "reduce"] = "error"
     reducer: Reducer | None = None
+    on_drift: DriftAction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,8 @@ class PendingWrite:
     value: JSON
     sources: tuple[str, ...]
     confidence: float | None
+    agent: str | None = None
+    """Who wrote it, when not the agent that commits it (a summariser)."""
 
 
 class ContextView:
@@ -140,6 +147,8 @@ class ContextView:
         self.pending: list[PendingWrite] = []
 
     def _check(self, key: str) -> None:
+        if key.endswith(_SUMMARY) and key[: -len(_SUMMARY)] in self._readable:
+            return  # the summaries of a readable key are readable
         if key not in self._readable and not any(w.key == key for w in self.pending):
             raise TaskError(
                 f"task {self._task!r} reads context key {key!r} without declaring it; "
