@@ -14,7 +14,13 @@ the real planner (schema-constrained proposal, validation, repair rounds, fallba
 - proposals made, tokens and wall time;
 - for a plan, its tasks, how many repeat another one (same agent and instruction; the runtime
   answers those once), and how well its agents match the ones a human planner would use
-  (``agents`` in goals.yaml): precision = used and expected / used.
+  (``agents`` in goals.yaml): precision = used and expected / used;
+- instruction faithfulness: the share of the words of a plan's instructions (stemmed, stop words
+  left out) that come from the goal — a plan that invents work, or copies another goal's, scores
+  low — and coverage, the share of the goal's words the instructions keep.
+
+Agents are assigned as in a run: by the planner's `assign` mode ("router": the model proposes
+steps, the relevance of the team's router assigns them; "model": the model's agents are final).
 
 Valid-plan share = (planner + repair + answer) / goals; fallback share = fallback / goals.
 """
@@ -38,9 +44,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT))
 
+from podium.agents._relevance import tokenize  # noqa: E402
 from podium.events import PlanProposed  # noqa: E402
 from podium.models import allow_model_requests  # noqa: E402
 from podium.plan import Planner, load_workflow  # noqa: E402
+from podium.routing import ScoringRouter  # noqa: E402
+from podium.runtime._planning import routed  # noqa: E402
 from podium.runtime._reuse import normalised  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -77,6 +86,24 @@ class Record:
             return None
         return len(used & set(self.expected)) / len(used)
 
+    def _words(self) -> tuple[set[str], set[str]]:
+        said = {w for t in self.tasks for w in tokenize(t.get("instruction", ""))}
+        return said, set(tokenize(self.goal))
+
+    @property
+    def faithfulness(self) -> float | None:
+        said, goal = self._words()
+        if not self.tasks or not said or self.outcome == "fallback":
+            return None
+        return len(said & goal) / len(said)
+
+    @property
+    def coverage(self) -> float | None:
+        said, goal = self._words()
+        if not self.tasks or not goal or self.outcome == "fallback":
+            return None
+        return len(said & goal) / len(goal)
+
 
 async def plan_one(planner: Planner, team: Any, item: dict[str, Any]) -> Record:
     record = Record(goal=item["goal"], kind=item["kind"], expected=list(item.get("agents", [])))
@@ -109,15 +136,18 @@ def _share(n: int, total: int) -> str:
 def table(records: list[Record]) -> str:
     head = (
         "| goals | n | valid plan | first try | repaired | answered | fallback | failed "
-        "| proposals/goal | tasks/plan | repeated tasks | agent precision | s/goal |"
+        "| proposals/goal | tasks/plan | repeated tasks | agent precision | faithfulness "
+        "| coverage | s/goal |"
     )
-    rows = [head, "|" + "---|" * 13]
+    rows = [head, "|" + "---|" * 15]
     kinds = sorted({r.kind for r in records}, key=[r.kind for r in records].index)
     groups = [(k, [r for r in records if r.kind == k]) for k in kinds]
     for name, group in [*groups, ("all", records)]:
         count = Counter(r.outcome for r in group)
         planned = [r for r in group if r.tasks]
         precisions = [p for r in group if (p := r.precision) is not None]
+        faithful = [p for r in group if (p := r.faithfulness) is not None]
+        covered = [p for r in group if (p := r.coverage) is not None]
         n = len(group)
         cells = [
             f"**{name}**" if name == "all" else name,
@@ -132,6 +162,8 @@ def table(records: list[Record]) -> str:
             f"{statistics.mean(len(r.tasks) for r in planned):.1f}" if planned else "-",
             _share(sum(r.repeats for r in planned), sum(len(r.tasks) for r in planned)),
             f"{statistics.mean(precisions):.2f}" if precisions else "-",
+            f"{statistics.mean(faithful):.2f}" if faithful else "-",
+            f"{statistics.mean(covered):.2f}" if covered else "-",
             f"{statistics.mean(r.seconds for r in group):.1f}",
         ]
         rows.append("| " + " | ".join(cells) + " |")
@@ -166,10 +198,17 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, help="plan only the first N goals")
     parser.add_argument("--kinds", help="only these kinds of goals (comma-separated)")
     parser.add_argument("--max-repairs", type=int)
+    parser.add_argument("--assign", choices=["router", "model"], help="who assigns agents")
+    parser.add_argument("--rescore", type=Path, help="only re-tabulate a --json file")
     parser.add_argument("--json", type=Path, help="write every goal's record here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
     args = parser.parse_args()
 
+    if args.rescore:
+        fields = {f.name for f in dataclasses.fields(Record)}
+        rows = json.loads(args.rescore.read_text(encoding="utf-8"))
+        print(table([Record(**{k: v for k, v in r.items() if k in fields}) for r in rows]))
+        return
     allow_model_requests(True)
     team = load_workflow(DATA / "agents.yaml", require_tasks=False)
     planner = team.planner or Planner()
@@ -177,6 +216,9 @@ async def main() -> None:
         planner = dataclasses.replace(planner, model=args.model)
     if args.max_repairs is not None:
         planner = dataclasses.replace(planner, max_repairs=args.max_repairs)
+    if args.assign:
+        planner = dataclasses.replace(planner, assign=args.assign)
+    planner = routed(planner, ScoringRouter(), team.router) or planner
     goals = yaml.safe_load((DATA / "goals.yaml").read_text(encoding="utf-8"))["goals"]
     if args.kinds:
         goals = [g for g in goals if g["kind"] in args.kinds.split(",")]
@@ -207,7 +249,11 @@ async def main() -> None:
     if args.markdown:
         args.markdown.write_text(text + "\n", encoding="utf-8")
     if args.json:
-        data = [dataclasses.asdict(r) | {"precision": r.precision} for r in records]
+        data = [
+            dataclasses.asdict(r)
+            | {"precision": r.precision, "faithfulness": r.faithfulness, "coverage": r.coverage}
+            for r in records
+        ]
         args.json.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
 
 

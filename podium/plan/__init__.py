@@ -3,7 +3,7 @@
 from podium.plan._match import best_agent
 from podium.plan._planner import Planner, PlanOutcome
 from podium.plan._router_spec import RouterSpec
-from podium.plan._task import Plan, Task, task_from_data
+from podium.plan._task import Compensation, Plan, Task, task_from_data
 from podium.plan._template import TemplateError, references, render
 from podium.plan._validate import (
     DEFAULT_MAX_TASKS,
@@ -17,6 +17,7 @@ from podium.plan._yaml import load_workflow, load_workflow_text
 
 __all__ = [
     "DEFAULT_MAX_TASKS",
+    "Compensation",
     "InputSpec",
     "Plan",
     "PlanOutcome",

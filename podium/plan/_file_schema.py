@@ -28,6 +28,8 @@ from podium.plan._yaml_schema import (
     _AgentBody,
     _BudgetBody,
     _CheckBody,
+    _CompensateBody,
+    _ConfidenceBody,
     _ContextBody,
     _InputBody,
     _InterceptorBody,
@@ -38,6 +40,7 @@ from podium.plan._yaml_schema import (
     _RetryBody,
     _TaskBody,
     _ToolBody,
+    _UntrustedBody,
 )
 
 __all__ = ["workflow_schema"]
@@ -50,6 +53,7 @@ _BODIES: dict[type[pydantic.BaseModel], str] = {
     _McpServerBody: "McpServer",
     _ContextBody: "Context",
     _PolicyBody: "Policy",
+    _UntrustedBody: "Untrusted",
     _RouterBody: "Router",
     _PlannerBody: "Planner",
     _FallbackBody: "Fallback",
@@ -59,6 +63,8 @@ _BODIES: dict[type[pydantic.BaseModel], str] = {
     _TaskBody: "Task",
     _BudgetBody: "Budget",
     _CheckBody: "Check",
+    _CompensateBody: "Compensate",
+    _ConfidenceBody: "Confidence",
 }
 _NULL = {"type": "null"}
 

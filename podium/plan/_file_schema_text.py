@@ -69,6 +69,13 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         " instruction with them.",
         "checks": "Verifiers every output of this agent must pass (`Check`s), besides the"
         " task's own.",
+        "confidence": "How the confidence of its outputs is measured and acted on, for tasks"
+        " that do not say (`Confidence`).",
+        "context_budget": "Tokens its prompts may spend on context (blackboard entries, needed"
+        " outputs, earlier turns), for tasks that do not say: a number or `{tokens: N}`, at"
+        " least 64 (default 1500). More is summarised.",
+        "summariser": "The model-driven agent that summarises context over the budget (default:"
+        " an extractive summary made in code, offline).",
     },
     "Retry": {
         "": "Retries of one task on one agent. The delay before retry n is"
@@ -114,6 +121,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "merge": "`error` (two writers conflict), `last` (the last write wins), `append` (a"
         " list of every write) or `reduce` (a function merges).",
         "reducer": "The `module:function` that merges, for `merge: reduce` only.",
+        "on_drift": "When the key changes while a task that read it runs: `retry` the task on"
+        " the new version (default, once), `accept` its result or `fail` it.",
     },
     "Policy": {
         "": "What waits for a person. A parked run holds nothing in memory; the decision binds"
@@ -125,6 +134,23 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         " committed.",
         "approval_ttl_s": "Seconds a request stays open; an expired one counts as rejected"
         " (default: never expires).",
+        "goal_checks": "Check the final outputs of a run from a goal: relevance to the goal,"
+        " grounding where sources were given (default true).",
+        "untrusted": "What untrusted content (web pages, documents, MCP and remote agents'"
+        " replies) in a task's context may cause (`Untrusted`).",
+    },
+    "Untrusted": {
+        "": "The provenance gate: a `write` or `irreversible` tool call made while untrusted"
+        " content is in the task's context is allowed, asked about or blocked.",
+        "on_side_effect": "`ask` a person (default), `block` the call (the model is told why)"
+        " or `allow` it; always journaled.",
+        "tools": "Per side-effecting tool, an action that replaces `on_side_effect`.",
+        "agents": "Per agent, an action that replaces `on_side_effect` (a tool's rule wins).",
+        "trusted_tools": "Tools whose output counts as trusted (your own data sources), unless"
+        " the operator's policy names them untrusted.",
+        "untrusted_tools": "More tools whose output is untrusted (Python tools that pass"
+        " outside text on).",
+        "untrusted_agents": "Agents whose answers are untrusted besides remote (A2A) ones.",
     },
     "Router": {
         "": "How the router picks an agent for a task that names a capability.",
@@ -203,6 +229,33 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "budget": "What the task and its map children may spend.",
         "checks": "Verifiers its output must pass: `Check`s, or kinds by name (`[relevance,"
         " language]`). A failing one retries with its feedback, then a backup, then `on_fail`.",
+        "confidence": "How its output's confidence is measured (`samples` compared, checks,"
+        " grounding, routing margin) and what happens when it is low (`Confidence`).",
+        "compensate": "How to undo the task once it succeeded, should the run fail or be"
+        " cancelled later, or on `podium rollback` (`Compensate`).",
+        "context_budget": "Tokens a model-driven agent's prompt may spend on context: a number"
+        " or `{tokens: N}`, at least 64 (default: the agent's, else 1500).",
+        "on_drift": "When a key it read changed before it finished, for keys whose policy does"
+        " not say: `retry` (default, once), `accept` or `fail`.",
+    },
+    "Confidence": {
+        "": "Confidence in an output from measured signals, journaled as `ConfidenceMeasured`.",
+        "samples": "Runs of the agent per attempt (1 to 9), compared; the medoid output is kept"
+        " and their agreement is a signal (default 1: no sampling).",
+        "min": "The lowest confidence committed without a person's look (default: measure only).",
+        "on_low": "Below `min`: `ask` a person (default; checks that disagree ask too), `fail`"
+        " the task, or `accept`.",
+    },
+    "Compensate": {
+        "": "An undo (a saga's compensating step): a `tool` with `arguments`, or an `agent` with"
+        " an `instruction`. Undos run latest first, each journaled; one cut short by a crash"
+        " runs again with the same idempotency key.",
+        "tool": "A tool of one of the workflow's agents, called with `arguments` and the undo's"
+        " idempotency key (`ToolContext.idempotency_key`).",
+        "arguments": "The tool's arguments; strings may use `{{ inputs.NAME }}` and"
+        " `{{ tasks.ID.output }}` (the task's own output among them).",
+        "agent": "The agent that undoes the task.",
+        "instruction": "What the agent is to do; a template like `arguments`.",
     },
     "Check": {
         "": "A verifier of outputs; its verdict is journaled with its evidence.",

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from podium.agents._relevance import BM25Relevance
 from podium.events import PlanFallback, PlanProposed
 from podium.exceptions import ConfigError, ModelError
 from podium.models._allow import ModelRequestsRefused
@@ -29,6 +30,14 @@ from podium.models._base import (
 )
 from podium.models._registry import resolve_model
 from podium.plan._match import best_agent, rank_agents, simple_question
+from podium.plan._planner_steps import (
+    SUGGESTION_MARGIN,
+    StepRelevance,
+    assign_agents,
+    branch_problems,
+    inherit,
+    tidy_steps,
+)
 from podium.plan._proposal import (
     PLACEHOLDER_AGENT,
     capabilities_of,
@@ -53,6 +62,7 @@ Emit = Callable[..., Awaitable[None]]
 """Journals an event: ``await emit(EventClass, **fields)`` (run id, seq and time are added)."""
 
 DEFAULT_MODEL = "local:smollm2"
+_ALL_EMPTY = "every task's instruction is empty: say what each agent is to do for this goal"
 
 # The example replies are made from the goal (or the failed task) by code, never fixed text: a
 # small model copies the example's instructions into its plan (see `example_reply`).
@@ -109,6 +119,11 @@ class Planner:
             description best matches the goal) or ``None`` (fail).
         max_tokens: cap on one proposal's tokens.
         temperature: sampling temperature (``None``: the provider's default; greedy locally).
+        assign: ``"router"``: the model proposes steps (its agents are suggestions), code drops
+            empty steps, merges duplicates and assigns each step's agent by `relevance`;
+            ``"model"``: the model's agents are final.
+        relevance: ranks agents for a step (default: the run's router's, else BM25).
+        suggestion_margin: a suggested agent within this of the router's top choice is kept.
 
     Example:
         ```python
@@ -126,12 +141,17 @@ class Planner:
     fallback: Plan | Literal["agent"] | None = "agent"
     max_tokens: int = 640
     temperature: float | None = None
+    assign: Literal["router", "model"] = "router"
+    relevance: StepRelevance | None = None
+    suggestion_margin: float = SUGGESTION_MARGIN
 
     def __post_init__(self) -> None:
         if self.max_repairs < 0 or self.max_replans < 0:
             raise ConfigError("Planner.max_repairs and max_replans must be 0 or more")
         if self.max_plan_tasks < 1:
             raise ConfigError("Planner.max_plan_tasks must be at least 1")
+        if self.assign not in ("router", "model"):
+            raise ConfigError(f"Planner.assign must be 'router' or 'model', not {self.assign!r}")
 
     def resolved_model(self) -> Model:
         """The model (a name is resolved: a missing provider is a `ConfigError` here)."""
@@ -164,7 +184,13 @@ class Planner:
             UserMessage(content=f"Goal: {goal}"),
         ]
         schema = (
-            plan_schema(agents, ids=ids, answers=answers, by_capability=self.by_capability)
+            plan_schema(
+                agents,
+                ids=ids,
+                answers=answers,
+                by_capability=self.by_capability,
+                suggest=self.assign == "router",
+            )
             if agents
             else None
         )
@@ -177,7 +203,7 @@ class Planner:
         found = None
         if schema is not None:
             found = await self._propose(
-                conversation, schema, check, emit, purpose="plan", answers=answers
+                conversation, schema, check, emit, purpose="plan", answers=answers, team=agents
             )
         if found is not None:
             tasks, answer, attempt = found
@@ -259,22 +285,28 @@ class Planner:
             f"Finished tasks you may list in needs: {', '.join(done) or 'none'}"
         )
         conversation: list[Message] = [SystemMessage(content=system), UserMessage(content=report)]
-        schema = plan_schema(agents, ids=ids, given=done, by_capability=self.by_capability)
+        schema = plan_schema(
+            agents,
+            ids=ids,
+            given=done,
+            by_capability=self.by_capability,
+            suggest=self.assign == "router",
+        )
         caps = {name: a.capabilities for name, a in agents.items()}
         allowed = set(done)
 
         def check(tasks: Sequence[Task]) -> list[str]:
-            tasks = _inherit(failed, tasks)
+            tasks = inherit(failed, tasks)
             grown = Plan([*plan.all_tasks(), *tasks])
             problems = validate_plan(grown, agents=caps, input_names=input_names)
             found = only_new([str(p) for p in problems], [t.id for t in tasks])
-            return found + _branch_problems(tasks, allowed)
+            return found + branch_problems(tasks, allowed)
 
         found = await self._propose(
-            conversation, schema, check, emit, purpose="replan", task=failed.id
+            conversation, schema, check, emit, purpose="replan", task=failed.id, team=agents
         )
         if found is not None:
-            return _inherit(failed, found[0])
+            return inherit(failed, found[0])
         if self.fallback is None:
             return None
         others = {n: a for n, a in agents.items() if n != avoid}
@@ -294,7 +326,7 @@ class Planner:
         alternative = Task(
             id=ids[0], agent=agent, instruction=failed.instruction, needs=failed.needs
         )
-        return _inherit(failed, [alternative])
+        return inherit(failed, [alternative])
 
     # -- the propose → validate → repair loop -----------------------------------------------
 
@@ -308,6 +340,7 @@ class Planner:
         purpose: str,
         task: str = "",
         answers: bool = False,
+        team: Mapping[str, Agent],
     ) -> tuple[list[Task], str | None, int] | None:
         """(tasks, direct answer, attempt) of the first valid proposal, or ``None``."""
         model = self.resolved_model()
@@ -326,14 +359,16 @@ class Planner:
                 raise  # not the model's fault: the switch is off (tests), say so
             except ModelError as exc:
                 text, used, problems = "", (0, 0), [f"the model failed: {exc}"]
-                proposal = None
+                proposal, arranged = None, _Arranged([], [], [])
             else:
                 text = response.text or ""
                 used = (response.usage.input_tokens, response.usage.output_tokens)
-                proposal = parse_proposal(text, answers=answers)
+                proposal = parse_proposal(text, answers=answers, keep_empty=self.assign == "router")
                 problems = list(proposal.problems)
+                arranged = _Arranged(list(proposal.tasks), [], [])
                 if not problems and proposal.answer is None:
-                    problems = check(proposal.tasks)
+                    arranged = self._arrange(arranged.tasks, team)
+                    problems = check(arranged.tasks) if arranged.tasks else [_ALL_EMPTY]
             await emit(
                 PlanProposed,
                 attempt=attempt,
@@ -346,9 +381,11 @@ class Planner:
                 input_tokens=used[0],
                 output_tokens=used[1],
                 latency_s=round(time.perf_counter() - started, 4),
+                assignments=arranged.assignments,
+                tidied=arranged.notes,
             )
             if proposal is not None and not problems:
-                return list(proposal.tasks), proposal.answer, attempt
+                return arranged.tasks, proposal.answer, attempt
             # only the latest rejected proposal is shown: small models have small contexts
             messages = [
                 *conversation,
@@ -357,41 +394,20 @@ class Planner:
             ]
         return None
 
-
-def _inherit(failed: Task, tasks: Sequence[Task]) -> list[Task]:
-    """New tasks take the failed task's retries and timeout; the last one its output schema."""
-    out = []
-    for i, t in enumerate(tasks):
-        last = i == len(tasks) - 1
-        out.append(
-            Task(
-                id=t.id,
-                instruction=t.instruction,
-                agent=t.agent,
-                capability=t.capability,
-                needs=t.needs,
-                reads=failed.reads if last else (),
-                output_schema=failed.output_schema if last else None,
-                retries=failed.retries,
-                timeout_s=failed.timeout_s,
-            )
-        )
-    return out
+    def _arrange(self, tasks: list[Task], agents: Mapping[str, Agent]) -> _Arranged:
+        """The steps as tasks: tidied, each with the agent code chose (router mode)."""
+        if self.assign == "model":
+            return _Arranged(tasks, [], [])
+        kept, notes = tidy_steps(tasks)
+        relevance = self.relevance or BM25Relevance()
+        assigned, decisions = assign_agents(kept, agents, relevance, margin=self.suggestion_margin)
+        return _Arranged(assigned, [d.to_json() for d in decisions], notes)
 
 
-def _branch_problems(tasks: Sequence[Task], done: Collection[str]) -> list[str]:
-    """A replacement may only need finished or new tasks, and everything leads to its last task."""
-    new = {t.id for t in tasks}
-    problems = [
-        f"tasks.{t.id}.needs: {dep!r} has not finished: need finished or new tasks only"
-        for t in tasks
-        for dep in t.needs
-        if dep not in new and dep not in done
-    ]
-    needed = {dep for t in tasks for dep in t.needs}
-    problems += [
-        f"tasks.{t.id}.needs: no later task needs {t.id!r}; every task must lead to the last one"
-        for t in tasks[:-1]
-        if t.id not in needed
-    ]
-    return problems
+@dataclass(frozen=True, slots=True)
+class _Arranged:
+    """A proposal's tasks as code arranged them, with the journaled explanations."""
+
+    tasks: list[Task]
+    assignments: list[JSON]
+    notes: list[str]

@@ -77,6 +77,7 @@ def plan_schema(
     given: Sequence[str] = (),
     answers: bool = False,
     by_capability: bool = False,
+    suggest: bool = False,
 ) -> dict[str, JSON]:
     """The JSON Schema of a plan of 1 to ``len(ids)`` tasks, or of ``{"answer": …}``.
 
@@ -86,6 +87,7 @@ def plan_schema(
         given: ids of tasks that already succeeded, which new tasks may also need.
         answers: allow a direct answer instead of tasks.
         by_capability: a task may name a capability instead of an agent (the router picks).
+        suggest: the agent is an optional suggestion (code assigns the agent of each step).
     """
     caps = capabilities_of(agents) if by_capability else []
     defs: dict[str, JSON] = {
@@ -113,7 +115,9 @@ def plan_schema(
                     key: {"$ref": f"#/$defs/{key}"},
                     "needs": needs,
                 },
-                "required": ["id", "instruction", key, "needs"],
+                "required": ["id", "instruction", "needs"]
+                if suggest
+                else ["id", "instruction", key, "needs"],
             }
             for key in variants
         ]
@@ -153,8 +157,12 @@ def describe_team(agents: Mapping[str, Agent]) -> str:
     return "\n".join(lines)
 
 
-def parse_proposal(text: str, *, answers: bool) -> Proposal:
-    """Decode a model's answer into tasks or a direct answer; shape problems are reported."""
+def parse_proposal(text: str, *, answers: bool, keep_empty: bool = False) -> Proposal:
+    """Decode a model's answer into tasks or a direct answer; shape problems are reported.
+
+    An empty or placeholder instruction is a problem, unless `keep_empty` (the caller drops
+    such steps itself).
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -179,6 +187,8 @@ def parse_proposal(text: str, *, answers: bool) -> Proposal:
         )
         for t in proposal.tasks or ()
     )
+    if keep_empty:
+        return Proposal(data=data, tasks=tasks)
     problems = tuple(p for t in tasks for p in _instruction_problems(t))
     return Proposal(data=data, tasks=tasks, problems=problems)
 

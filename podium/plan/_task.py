@@ -10,9 +10,24 @@ import msgspec
 from podium.plan._template import references
 from podium.reliability._budget import Budget
 from podium.reliability._retry import RetryPolicy
+from podium.verify._confidence import Confidence
 from podium.verify._spec import Check
 
 JSON = Any
+
+
+class Compensation(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """How to undo a task that succeeded, should the run fail or be cancelled later (a saga's
+    compensating step): call `tool` with `arguments`, or give `agent` the `instruction`.
+
+    String arguments and the instruction are templates over the run: ``{{ inputs.NAME }}``,
+    ``{{ tasks.ID.output }}`` (the task's own output among them) and ``{{ item }}``.
+    """
+
+    tool: str | None = None
+    arguments: dict[str, JSON] = {}
+    agent: str | None = None
+    instruction: str = ""
 
 
 class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -39,6 +54,14 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         approval: ``"required"``: the task waits for a human's approval before it runs.
         checks: verifiers its output must pass (`podium.verify.Check`): a failing one retries
             with the checker's feedback, then a backup, then asks a person or fails the task.
+        confidence: how its output's confidence is measured (samples of its agent compared) and
+            what happens when it is low (`podium.verify.Confidence`).
+        compensate: how to undo the task once it succeeded, if the run fails or is cancelled
+            later (`Compensation`).
+        context_budget: tokens a model-driven agent's prompt may spend on context (blackboard
+            entries, needed outputs, earlier turns); more is summarised.
+        on_drift: what happens when a key it read changes before it commits, for keys whose
+            policy does not say: ``retry`` (the default), ``accept`` or ``fail``.
         item, parent, index: set on the sub-tasks of a mapped task.
     """
 
@@ -59,6 +82,10 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     risk: Literal["low", "medium", "high"] | None = None
     approval: Literal["required"] | None = None
     checks: tuple[Check, ...] = ()
+    confidence: Confidence | None = None
+    compensate: Compensation | None = None
+    context_budget: int | None = None
+    on_drift: Literal["retry", "accept", "fail"] | None = None
     item: JSON = None
     parent: str | None = None
     index: int | None = None

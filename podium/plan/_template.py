@@ -33,13 +33,7 @@ class Reference:
 def _parse(expr: str) -> Reference:
     m = _PATH.match(expr)
     if m is None:
-        return Reference(
-            expr,
-            "",
-            "",
-            (),
-            f"cannot understand {{{{ {expr} }}}}; use inputs.NAME, tasks.ID.output or item",
-        )
+        return Reference(expr, "", "", (), _malformed(expr))
     root, rest = m.group(1), m.group(2)
     parts = [p for p in rest.split(".") if p]
     if root == "item":
@@ -55,6 +49,13 @@ def _parse(expr: str) -> Reference:
         return Reference(expr, root, parts[0], (*index, *parts[2:]))
     name, index = _split_index(parts[0])
     return Reference(expr, root, name, (*index, *parts[1:]))
+
+
+def _malformed(expr: str) -> str:
+    if "|" in expr:  # a Jinja habit: say so, rather than "cannot understand"
+        bare = expr.partition("|")[0].strip()
+        return f"{{{{ {expr} }}}}: templates have no filters ('|'); write {{{{ {bare} }}}}"
+    return f"cannot understand {{{{ {expr} }}}}; use inputs.NAME, tasks.ID.output or item"
 
 
 def _split_index(part: str) -> tuple[str, tuple[str, ...]]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from podium.exceptions import PlanValidationError, Problem
 from podium.plan._task import Plan, Task
 from podium.plan._template import Reference, references
+from podium.plan._template_check import brace_problems, schema_problem
 
 Locate = Callable[[str, str], tuple[str | None, int | None]]
 """Maps (task id, field) to (file, line) for error messages; the task id is empty for a problem
@@ -204,8 +205,17 @@ def _check_refs(
                     f"references task {ref.name!r}, which is not upstream "
                     f"of {task.id!r}: add it to `needs`",
                 )
+            elif (problem := schema_problem(ref, plan.tasks[ref.name].output_schema)) is not None:
+                report.add(task.id, field, problem)
         elif ref.root == "item" and task.map is None and task.parent is None:
             report.add(task.id, field, "uses {{ item }} but the task has no `map`")
+
+
+def _template_refs(report: _Report, task: Task, template: str) -> list[Reference]:
+    """The references of an instruction, once its unbalanced braces are reported."""
+    for problem in brace_problems(template):
+        report.add(task.id, "instruction", problem)
+    return references(template)
 
 
 def _declared(names: Collection[str]) -> str:
@@ -262,7 +272,7 @@ def _check_task(
         report,
         task,
         "instruction",
-        references(task.instruction),
+        _template_refs(report, task, task.instruction),
         upstream=upstream,
         plan=plan,
         input_names=input_names,
@@ -336,6 +346,8 @@ def _path(cycle: list[str]) -> str:
 
 def _check_output(report: _Report, plan: Plan, input_names: Collection[str] | None) -> None:
     for field, template in _output_templates(plan.output, "output"):
+        for problem in brace_problems(template):
+            report.add(None, field, problem)
         out_refs = references(template)
         if field == "output" and not out_refs and template:
             out_refs = [Reference(template, "tasks", template, ())]  # a bare task id

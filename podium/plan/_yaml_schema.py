@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 import pydantic
 
 from podium.agents._handoff import DEFAULT_MAX_HANDOFFS
+from podium.context._budget import MIN_CONTEXT_TOKENS
 from podium.exceptions import ConfigError
 from podium.plan._yaml_nodes import JSON
 from podium.reliability._retry import RetryPolicy
-from podium.verify import Check, check_schema
+from podium.verify import Check, Confidence, check_schema
 
 
 def _one_or_many(value: JSON) -> JSON:
@@ -86,6 +87,23 @@ class _BudgetBody(_Body):
     output_estimate: int = pydantic.Field(256, ge=0)
 
 
+class _CompensateBody(_Body):
+    tool: str | None = None
+    arguments: dict[str, JSON] = {}
+    agent: str | None = None
+    instruction: str = ""
+
+    @pydantic.model_validator(mode="after")
+    def _one_undo(self) -> _CompensateBody:
+        if (self.tool is None) == (self.agent is None):
+            raise ValueError("give either `tool` (and `arguments`) or `agent` (and `instruction`)")
+        if self.arguments and self.tool is None:
+            raise ValueError("`arguments` go to a `tool`; an `agent` gets an `instruction`")
+        if self.agent is not None and not self.instruction.strip():
+            raise ValueError("tell the undo agent what to do: `instruction` is empty")
+        return self
+
+
 class _CheckBody(_Body):
     kind: Literal["schema", "rule", "judge", "grounding", "relevance", "language"]
     name: str = ""
@@ -121,6 +139,28 @@ def _check_entry(value: JSON) -> JSON:
 _Checks = list[Annotated[_CheckBody, pydantic.BeforeValidator(_check_entry)]]
 
 
+def _context_tokens(value: JSON) -> JSON:
+    """``context_budget: 1500`` or ``context_budget: {tokens: 1500}``."""
+    if isinstance(value, dict) and set(value) == {"tokens"}:
+        return value["tokens"]
+    return value
+
+
+_ContextBudget = Annotated[
+    int, pydantic.BeforeValidator(_context_tokens), pydantic.Field(ge=MIN_CONTEXT_TOKENS)
+]
+_OnDrift = Literal["retry", "accept", "fail"]
+
+
+class _ConfidenceBody(_Body):
+    samples: int = pydantic.Field(1, ge=1, le=9)
+    min: float | None = pydantic.Field(None, ge=0, le=1)
+    on_low: Literal["ask", "fail", "accept"] = "ask"
+
+    def confidence(self) -> Confidence:
+        return Confidence(**self.model_dump())
+
+
 class _AgentBody(_Body):
     description: str = ""
     capabilities: _Names = []
@@ -137,12 +177,16 @@ class _AgentBody(_Body):
     handoffs: _Names = []
     max_handoffs: int = pydantic.Field(DEFAULT_MAX_HANDOFFS, ge=0)
     examples: list[_Example] = []  # tasks it is right for: the router's labelled neighbours
+    context_budget: _ContextBudget | None = None
+    summariser: str | None = None
     checks: _Checks = []
+    confidence: _ConfidenceBody | None = None
 
 
 class _ContextBody(_Body):
     merge: Literal["error", "last", "append", "reduce"] = "error"
     reducer: str | None = None
+    on_drift: _OnDrift | None = None
 
 
 class _TaskBody(_Body):
@@ -162,7 +206,23 @@ class _TaskBody(_Body):
     retry: _RetryBody | None = None
     backups: _Names = []
     budget: _BudgetBody | None = None
+    context_budget: _ContextBudget | None = None
+    on_drift: _OnDrift | None = None
     checks: _Checks = []
+    compensate: _CompensateBody | None = None
+    confidence: _ConfidenceBody | None = None
+
+
+_Action = Literal["allow", "ask", "block"]
+
+
+class _UntrustedBody(_Body):
+    on_side_effect: _Action = "ask"
+    tools: dict[str, _Action] = {}
+    agents: dict[str, _Action] = {}
+    trusted_tools: _Names = []
+    untrusted_tools: _Names = []
+    untrusted_agents: _Names = []
 
 
 class _PolicyBody(_Body):
@@ -170,6 +230,8 @@ class _PolicyBody(_Body):
     approve_risks: list[Literal["low", "medium", "high"]] = ["high"]
     min_confidence: float | None = pydantic.Field(None, ge=0, le=1)
     approval_ttl_s: float | None = pydantic.Field(None, gt=0)
+    goal_checks: bool = True
+    untrusted: _UntrustedBody | None = None
 
 
 class _RayAgentBody(_Body):

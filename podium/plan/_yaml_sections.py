@@ -30,9 +30,10 @@ from podium.plan._yaml_schema import (
     _RayAgentBody,
     _RayBody,
     _ToolBody,
+    _UntrustedBody,
 )
 from podium.plan._yaml_tasks import Echoes
-from podium.policy import Policy
+from podium.policy import Policy, UntrustedRules
 from podium.tools import EFFECTS, Tool
 from podium.tools._standard import STANDARD, standard_tools
 
@@ -204,6 +205,9 @@ def _agent(
             max_handoffs=m.max_handoffs,
             examples=tuple(m.examples),
             checks=tuple(c.check() for c in m.checks),
+            confidence=m.confidence.confidence() if m.confidence is not None else None,
+            context_budget=m.context_budget,
+            summariser=m.summariser,
         )
     except ConfigError as exc:
         check.add(loc, str(exc))
@@ -280,7 +284,7 @@ def compile_context(check: Checker, resolve: Resolver, raw: JSON) -> ContextPoli
             reducer = resolve(m.reducer, (*loc, "reducer"))
         elif m.reducer is not None:
             check.add((*loc, "reducer"), f"`reducer` needs `merge: reduce`, not {m.merge!r}")
-        policies[key] = MergePolicy(m.merge, reducer)
+        policies[key] = MergePolicy(m.merge, reducer, on_drift=m.on_drift)
     return ContextPolicy(merge=policies)
 
 
@@ -289,11 +293,31 @@ def compile_policy(check: Checker, raw: JSON) -> Policy | None:
     m = None if raw is None else check.model(_PolicyBody, raw, ("policy",))
     if m is None:
         return None
+    try:
+        untrusted = _untrusted(m.untrusted)
+    except ConfigError as exc:
+        check.add(("policy", "untrusted"), str(exc))
+        return None
     return Policy(
         approve_effects=tuple(m.approve_effects),
         approve_risks=tuple(m.approve_risks),
         min_confidence=m.min_confidence,
         approval_ttl_s=m.approval_ttl_s,
+        goal_checks=m.goal_checks,
+        untrusted=untrusted,
+    )
+
+
+def _untrusted(m: _UntrustedBody | None) -> UntrustedRules:
+    if m is None:
+        return UntrustedRules()
+    return UntrustedRules(
+        on_side_effect=m.on_side_effect,
+        tools=dict(m.tools) or None,
+        agents=dict(m.agents) or None,
+        trusted_tools=tuple(m.trusted_tools),
+        untrusted_tools=tuple(m.untrusted_tools),
+        untrusted_agents=tuple(m.untrusted_agents),
     )
 
 

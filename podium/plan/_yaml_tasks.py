@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from podium.exceptions import Problem
-from podium.plan._task import Task
+from podium.plan._task import Compensation, Task
 from podium.plan._yaml_check import Checker
 from podium.plan._yaml_nodes import JSON, Loc, _Locator
 from podium.plan._yaml_schema import _TaskBody
@@ -115,6 +115,12 @@ class TaskSection:
             backups=tuple(m.backups),
             budget=Budget(**m.budget.model_dump()) if m.budget is not None else None,
             checks=tuple(c.check() for c in m.checks),
+            compensate=(
+                Compensation(**m.compensate.model_dump()) if m.compensate is not None else None
+            ),
+            confidence=m.confidence.confidence() if m.confidence is not None else None,
+            context_budget=m.context_budget,
+            on_drift=m.on_drift,
         )
 
     def _quiet(self, tid: str, bad: set[str]) -> None:

@@ -54,7 +54,7 @@ async def run_goal(
 ) -> tuple[RunResult, list[AnyEvent]]:
     """Plan and run `goal` on a memory store; the result and the journal."""
     CALLS.clear()
-    chosen = Planner(model=model, **planner)
+    chosen = Planner(**{"assign": "model", "model": model, **planner})
     async with Orchestrator(agents=agents or team(), store="memory://") as orch:
         result = await orch.run(goal, planner=chosen)
         journal = await orch.events(result.run_id)

@@ -162,7 +162,7 @@ async def test_a_goal_run_from_an_agents_file_resumes_from_the_recorded_file() -
     model = ScriptedModel([plan_answer(task("t1", "writer", "Write"))])
     store = open_store("memory://")
     async with Orchestrator(store=store) as orch:
-        await orch.run(team, goal=GOAL, planner=Planner(model=model), run_id="r")
+        await orch.run(team, goal=GOAL, planner=Planner(assign="model", model=model), run_id="r")
     events = await store.load("r")
     cut = next(i for i, e in enumerate(events) if isinstance(e, PlanAccepted)) + 1
     fresh = open_store("memory://")

@@ -326,7 +326,7 @@ async def test_the_planner_sees_the_team_of_an_agents_file_and_its_inputs() -> N
             workflow,
             goal=GOAL,
             inputs={"topic": "reefs"},
-            planner=Planner(model=FunctionModel(model)),
+            planner=Planner(assign="model", model=FunctionModel(model)),
         )
     assert result.status == "succeeded"
     assert result.output["did"] == "Write about reefs"
@@ -350,7 +350,7 @@ async def test_goal_arguments_are_checked() -> None:
 async def test_a_planner_that_cannot_be_had_fails_before_submitting() -> None:
     async with Orchestrator(agents=team(), store="memory://") as orch:
         with pytest.raises(ConfigError, match="unknown model provider"):
-            await orch.run(GOAL, planner=Planner(model="nope:x"))
+            await orch.run(GOAL, planner=Planner(assign="model", model="nope:x"))
         assert await orch.store.list_runs() == []
 
 
@@ -358,7 +358,7 @@ async def test_a_planned_run_resumes_from_its_journal_without_planning_again() -
     model = ScriptedModel([plan_answer(task("t1", "writer", "Write"))])
     agents = team()
     async with Orchestrator(agents=agents, store="memory://") as orch:
-        planner = Planner(model=model)
+        planner = Planner(assign="model", model=model)
         result = await orch.run(GOAL, planner=planner, run_id="r1")
         again = await orch.run(GOAL, planner=planner, run_id="r1")
         resumed = await orch.resume("r1")

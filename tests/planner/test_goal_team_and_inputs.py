@@ -28,7 +28,10 @@ async def test_the_planner_sees_the_files_team_and_plans_with_its_inputs() -> No
     workflow = Workflow(name="team", plan=Plan([]), agents=team())
     async with Orchestrator(store="memory://") as orch:
         result = await orch.run(
-            workflow, goal=GOAL, inputs={"topic": "reefs"}, planner=Planner(model=model)
+            workflow,
+            goal=GOAL,
+            inputs={"topic": "reefs"},
+            planner=Planner(assign="model", model=model),
         )
         journal = await orch.events(result.run_id)
     assert (result.status, result.output["did"]) == ("succeeded", "Write about reefs")

@@ -128,7 +128,9 @@ async def test_a_workflow_run_replans_when_a_planner_is_configured() -> None:
     )
     model = ScriptedModel([plan_answer(task("draft-r1-1", "writer", "Draft", "facts"))])
     agents = team(failing="translator")
-    async with Orchestrator(agents=agents, store="memory://", planner=Planner(model=model)) as orch:
+    async with Orchestrator(
+        agents=agents, store="memory://", planner=Planner(assign="model", model=model)
+    ) as orch:
         result = await orch.run(plan)
     assert result.status == "succeeded"
     assert result.output["by"] == "writer"
@@ -142,7 +144,9 @@ async def test_a_replan_left_undone_by_a_crash_happens_on_resume() -> None:
     model = ScriptedModel([FIRST])
     agents = team(failing="translator")
     async with Orchestrator(agents=agents, store=store) as orch:
-        first = await orch.run(GOAL, planner=Planner(model=model, max_replans=0), run_id="r")
+        first = await orch.run(
+            GOAL, planner=Planner(assign="model", model=model, max_replans=0), run_id="r"
+        )
     assert first.status == "failed"
     # cut the journal after t2's final failure, as if the process had died before re-planning
     events = await store.load("r")
@@ -154,7 +158,9 @@ async def test_a_replan_left_undone_by_a_crash_happens_on_resume() -> None:
     replacement = ScriptedModel([plan_answer(task("t2-r1-1", "writer", "Draft", "t1"))])
     async with Orchestrator(agents=agents, store=fresh) as orch:
         resumed = await orch.resume(
-            "r", workflow=Workflow(name="goal", plan=Plan([])), planner=Planner(model=replacement)
+            "r",
+            workflow=Workflow(name="goal", plan=Plan([])),
+            planner=Planner(assign="model", model=replacement),
         )
         journal = await orch.events("r")
     assert resumed.status == "succeeded"
@@ -205,7 +211,7 @@ async def test_a_replan_past_max_tasks_fails_the_run_with_limit() -> None:
     model = ScriptedModel([FIRST, replacement])
     agents = team(failing="translator")
     async with Orchestrator(agents=agents, store="memory://", limits=Limits(max_tasks=4)) as orch:
-        result = await orch.run(GOAL, planner=Planner(model=model))
+        result = await orch.run(GOAL, planner=Planner(assign="model", model=model))
         journal = await orch.events(result.run_id)
     assert (result.status, result.reason) == ("failed", "limit")
     assert "re-planning 't2' would make 5 tasks" in result.message
