@@ -213,6 +213,8 @@ class TaskSucceeded(TaskEvent, frozen=True, kw_only=True):
     reused_from: str | None = None
     """The task whose output this one took instead of calling an agent: an identical task
     answered earlier in the run, or the replacement of a re-planned task."""
+    read_versions: dict[str, int] = {}
+    """The version of each blackboard key the attempt read (0: not written yet), as it started."""
     copied_from: str | None = None
     """The run this success was copied from: a fork keeps what its parent did before the task
     it was forked from (no agent ran in this run; the work, its time and its cost are the
@@ -283,7 +285,8 @@ class PlanProposed(Event, frozen=True, kw_only=True):
     `attempt` is 1 for the first proposal and counts the repair rounds after it; `purpose` is
     ``plan`` for the goal, ``replan`` for the failed task `task`. `plan` is the decoded answer
     (``None`` when it was not JSON, then `raw` keeps the text); `problems` is empty when the
-    proposal was accepted.
+    proposal was accepted. `assignments` says which agent code gave each step and why (the
+    model's agent is a suggestion), `tidied` which empty or duplicate steps were removed.
     """
 
     attempt: int
@@ -296,6 +299,8 @@ class PlanProposed(Event, frozen=True, kw_only=True):
     input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
+    assignments: list[JSON] = []
+    tidied: list[str] = []
 
 
 class PlanFallback(Event, frozen=True, kw_only=True):
@@ -454,6 +459,90 @@ class RunUpgraded(Event, frozen=True, kw_only=True):
     by: str = ""
 
 
+class TaskCompensated(TaskEvent, frozen=True, kw_only=True):
+    """A step of undoing a task that succeeded (its `compensate:`), after the run failed or was
+    cancelled, or on request (`podium rollback`): ``started``, then ``succeeded`` or ``failed``.
+
+    `key` is the undo's idempotency key, the same every time it runs, so an undo started before
+    a crash and run again lands once. `by` names who asked for a rollback on request.
+    """
+
+    phase: Literal["started", "succeeded", "failed"]
+    key: str = ""
+    result: JSON = None
+    error: ErrorInfo | None = None
+    by: str = ""
+
+
+class ProvenanceTainted(TaskEvent, frozen=True, kw_only=True):
+    """Untrusted content entered an attempt's context, so what the task produces is tainted.
+
+    `source` names it: ``tool:NAME`` (a tool whose output is untrusted, `call_id` its call),
+    ``task:ID`` (an input from a tainted task) or ``context:KEY`` (a blackboard entry a tainted
+    task wrote). A task's output, its blackboard entries and the items it maps over carry the
+    label of every source journaled for it (see `podium.policy.Provenance`).
+    """
+
+    agent: str = ""
+    attempt: int = 1
+    source: str
+    call_id: str = ""
+
+
+class PolicyDecided(TaskEvent, frozen=True, kw_only=True):
+    """The provenance policy looked at a side-effecting tool call made with untrusted content
+    in the attempt's context: `decision` ``allow``, ``ask`` (an approval is requested),
+    ``approved`` (an approval let it through) or ``block`` (the model got `PolicyBlocked`).
+
+    `sources` lists the untrusted sources in context, `matched` the arguments whose text
+    appears in one of them (the likeliest carriers of an injection).
+    """
+
+    agent: str
+    attempt: int = 1
+    tool: str
+    effect: str
+    action_hash: str
+    decision: Literal["allow", "ask", "approved", "block"]
+    reason: str
+    sources: list[str] = []
+    matched: list[str] = []
+
+
+class ConfidenceMeasured(TaskEvent, frozen=True, kw_only=True):
+    """How confident Podium is in an output that passed its checks, from measured signals.
+
+    `signals` holds each signal in [0, 1] (``samples``: agreement of k runs of the agent,
+    ``checks``: the checks' verdicts, ``grounding``: claim support, ``routing``: the router's
+    margin), `confidence` their weighted mean (``None``: no signal), `evidence` what they were
+    measured from, and `action` what followed: ``accept``, ``ask`` (a person reviews the
+    result) or ``fail`` (below `min`).
+    """
+
+    agent: str
+    attempt: int = 1
+    confidence: float | None = None
+    signals: dict[str, float] = {}
+    min: float | None = None
+    action: Literal["accept", "ask", "fail"] = "accept"
+    evidence: dict[str, JSON] = {}
+
+
+class ContextDrifted(TaskEvent, frozen=True, kw_only=True):
+    """A blackboard key an attempt read changed before the attempt committed: `read_version` is
+    what it read, `version` what another task (`by_task`) wrote meanwhile. `action` is what the
+    key's `on_drift` policy made of it: ``retry`` (nothing committed, the task runs again on
+    the new version), ``accept`` (committed as it is) or ``fail``."""
+
+    agent: str
+    attempt: int = 1
+    key: str
+    read_version: int
+    version: int
+    by_task: str
+    action: Literal["retry", "accept", "fail"]
+
+
 AnyEvent = (
     RunSubmitted
     | PlanAccepted
@@ -488,6 +577,11 @@ AnyEvent = (
     | RunUpgraded
     | RunFeedback
     | RunForked
+    | TaskCompensated
+    | ProvenanceTainted
+    | PolicyDecided
+    | ConfidenceMeasured
+    | ContextDrifted
 )
 
 TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
@@ -588,6 +682,8 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalRequested",
     "BreakerOpened",
+    "ConfidenceMeasured",
+    "ContextDrifted",
     "ContextWritten",
     "ErrorInfo",
     "Event",
@@ -600,6 +696,8 @@ __all__ = [
     "PlanFallback",
     "PlanProposed",
     "PlanRevised",
+    "PolicyDecided",
+    "ProvenanceTainted",
     "RunCancelled",
     "RunFailed",
     "RunFeedback",
@@ -613,6 +711,7 @@ __all__ = [
     "RunUpgraded",
     "RunWaiting",
     "TaskAssigned",
+    "TaskCompensated",
     "TaskEvent",
     "TaskFailed",
     "TaskReady",

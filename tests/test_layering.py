@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "exceptions",
         "events",
+        "secrets",  # secret references and redaction: the store and the journal use it
         "_sync",
         "_chain",
         "_minilm",

@@ -13,9 +13,14 @@ from typing import Any
 
 import msgspec
 
+from podium.agents._context_fit import (
+    PromptContext,
+    context_budget_of,
+    summariser_of,
+    summary_request,
+)
 from podium.agents._handoff import (
     HandoffStep,
-    handoff_brief,
     handoff_limit,
     handoff_spec,
     handoff_step,
@@ -24,6 +29,7 @@ from podium.agents._handoff import (
 )
 from podium.agents._spec import Agent, TaskCall
 from podium.agents._toolbox import ToolBox
+from podium.context._summarise import EXTRACTIVE, Summarise, extractive
 from podium.events import ErrorInfo, Handoff, ModelCalled, OutputRejected, Usage
 from podium.exceptions import OutputValidationError, TaskError, ToolError
 from podium.models._base import (
@@ -104,25 +110,24 @@ def function_outcome(agent: Agent, result: Any) -> AgentOutcome:
         raise TaskError(str(exc), kind="output_not_json", retryable=False) from None
 
 
-def _system_prompt(agent: Agent, call: TaskCall) -> str:
+def _system_prompt(agent: Agent, call: TaskCall, board: str = "") -> str:
+    """`board`: the blackboard entries the task reads, fitted to its budget (`PromptContext`)."""
     parts = [agent.instructions or f"You are {agent.name}, a specialist agent."]
     if agent.description:
         parts.append(f"Your speciality: {agent.description}")
-    visible = call.context.visible()
-    if visible:
-        parts.append("Shared context:\n" + json.dumps(visible, ensure_ascii=False, indent=1))
+    if board:
+        parts.append("Shared context:\n" + board)
     if call.output_schema is not None:
         # the schema itself travels in the request (native structured output, or a grammar)
         parts.append("Answer with JSON only, in the required format.")
     return "\n\n".join(parts)
 
 
-def _user_prompt(call: TaskCall) -> str:
+def _user_prompt(call: TaskCall, outputs: str = "") -> str:
+    """`outputs`: the needed tasks' outputs, fitted to the budget (`PromptContext`)."""
     text = call.instruction
-    if call.task_outputs and not call.explicit_inputs:
-        text += "\n\nResults of earlier tasks:\n" + json.dumps(
-            dict(call.task_outputs), ensure_ascii=False, indent=1
-        )
+    if outputs:
+        text += "\n\nResults of earlier tasks:\n" + outputs
     return text
 
 
@@ -190,6 +195,30 @@ class ModelAgentLoop:
         self.handoffs: list[HandoffStep] = []
         self._targets = handoff_targets(agent, self.agents)
         self._transcript: list[str] = []
+        summarise, author = self._summariser()
+        self.fit = PromptContext(
+            call,
+            context_budget_of(agent, call),
+            summarise,
+            author=author,
+            converses=bool(agent.tools or agent.handoffs),
+        )
+        self._brief = ""
+
+    def _summariser(self) -> tuple[Summarise, str]:
+        """What summarises context over the budget, and its name (see `summariser_of`)."""
+        target = summariser_of(self.agent, self.agents)
+        if target is None:
+            return extractive, EXTRACTIVE
+        model = self.resolve(target.model)  # type: ignore[arg-type]
+
+        async def summarise(text: str, query: str, tokens: int) -> str:
+            said, _, _ = await self._request(
+                model, summary_request(target, text, query, tokens), target.name
+            )
+            return said or ""
+
+        return summarise, target.name
 
     @property
     def agent_path(self) -> tuple[str, ...]:
@@ -199,22 +228,28 @@ class ModelAgentLoop:
 
     async def _ask(self, messages: list[Message]) -> tuple[str | None, tuple[ToolCall, ...], str]:
         request = ModelRequest(
-            messages=tuple(messages),
+            messages=tuple(self.fit.messages(messages, self._brief)),
             tools=(
                 *self.box.specs(),
                 *(handoff_spec(target) for target in self._targets.values()),
             ),
             output_schema=dict(self.call.output_schema) if self.call.output_schema else None,
         )
+        return await self._request(self.model, request, self.call.agent)
+
+    async def _request(
+        self, model: Model, request: ModelRequest, agent: str
+    ) -> tuple[str | None, tuple[ToolCall, ...], str]:
+        """One model call on behalf of `agent`, journaled with its usage and cost."""
         c = self.call
         started = time.perf_counter()
         response = await self.call_model(
             ModelCallInput(
-                model=self.model,
+                model=model,
                 request=request,
                 run_id=c.run_id,
                 task_id=c.task_id,
-                agent=c.agent,
+                agent=agent,
                 attempt=c.attempt,
             )
         )
@@ -222,11 +257,11 @@ class ModelAgentLoop:
         used = response.usage
         self.usage.input_tokens += used.input_tokens
         self.usage.output_tokens += used.output_tokens
-        name = response.model or self.model.name  # who answered (a fallback, a recording)
+        name = response.model or model.name  # who answered (a fallback, a recording)
         await self.emit(
             ModelCalled,
             task=c.task_id,
-            agent=c.agent,
+            agent=agent,
             model=name,
             provider=name.partition(":")[0],
             input_tokens=used.input_tokens,
@@ -281,10 +316,11 @@ class ModelAgentLoop:
         self.model = self.resolve(target.model)  # type: ignore[arg-type]
         self.box = self.box.for_agent(target.name, target.tools, target.max_tool_result_chars)
         self._targets = handoff_targets(target, self.agents)
-        brief = handoff_brief(step, self._transcript)
+        brief = self.fit.brief(step, self._transcript)
+        self._brief = brief
         return [
-            SystemMessage(content=_system_prompt(target, self.call)),
-            UserMessage(content=_user_prompt(self.call) + "\n\n" + brief),
+            SystemMessage(content=_system_prompt(target, self.call, self.fit.board_text)),
+            UserMessage(content=_user_prompt(self.call, self.fit.outputs_text) + "\n\n" + brief),
         ]
 
     async def _act(
@@ -326,9 +362,10 @@ class ModelAgentLoop:
         return self._outcome(cut_off_note(join_continued(pieces), len(pieces)))
 
     async def run(self) -> AgentOutcome:
+        await self.fit.fit()
         messages: list[Message] = [
-            SystemMessage(content=_system_prompt(self.agent, self.call)),
-            UserMessage(content=_user_prompt(self.call)),
+            SystemMessage(content=_system_prompt(self.agent, self.call, self.fit.board_text)),
+            UserMessage(content=_user_prompt(self.call, self.fit.outputs_text)),
         ]
         repairs = REPAIR_ROUNDS
         pieces: list[str] = []  # a free-text answer cut off at the token limit, so far

@@ -11,11 +11,13 @@ import msgspec
 
 from podium.agents._handoff import DEFAULT_MAX_HANDOFFS, validate_handoffs
 from podium.agents._toolbox import NO_TOOLS, ToolBox
+from podium.context._budget import MIN_CONTEXT_TOKENS
 from podium.exceptions import ConfigError
 from podium.models._base import Model
 from podium.reliability._retry import RetryPolicy
 from podium.tools._effects import effect_key
 from podium.tools._tool import Tool
+from podium.verify._confidence import Confidence
 from podium.verify._spec import Check
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
         output_schema: the JSON Schema the output must match, if any.
         explicit_inputs: the instruction's template already shows what the task needs, so a
             model-driven agent does not append the needed outputs to its prompt.
+        context_budget: the task's own context budget, if it sets one.
         tools: the agent's tools, for a Python agent to call as a model would: through the
             interceptors (approvals, budgets, replay), each call journaled
             (``await call.tools.call("name", **arguments)``, or ``call.tools.call_sync`` in a
@@ -62,6 +65,7 @@ class TaskCall(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int = 1
     output_schema: Mapping[str, JSON] | None = None
     explicit_inputs: bool = False
+    context_budget: int | None = None
     approved: frozenset[str] = frozenset()
     tools: ToolBox = NO_TOOLS
 
@@ -108,6 +112,12 @@ class Agent:
             that read them (`podium.routing.HybridRelevance`) use them as labelled neighbours.
         checks: verifiers every output of this agent must pass (`podium.verify.Check`), on top
             of the task's own.
+        confidence: how the confidence of its outputs is measured and acted on, for tasks
+            that do not say (`podium.verify.Confidence`).
+        context_budget: tokens its prompts may spend on context, for tasks that do not say
+            (default `podium.context.DEFAULT_CONTEXT_TOKENS`).
+        summariser: the model-driven agent that summarises context over the budget (default:
+            an extractive summary made in code, offline).
     """
 
     name: str
@@ -127,6 +137,9 @@ class Agent:
     max_handoffs: int = DEFAULT_MAX_HANDOFFS
     examples: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
+    confidence: Confidence | None = None
+    context_budget: int | None = None
+    summariser: str | None = None
     is_async: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +149,10 @@ class Agent:
             raise ConfigError(f"agent {self.name!r} needs exactly one of `model` and `function`")
         if self.max_rounds < 1:
             raise ConfigError(f"agent {self.name!r}: max_rounds must be at least 1")
+        if self.context_budget is not None and self.context_budget < MIN_CONTEXT_TOKENS:
+            raise ConfigError(
+                f"agent {self.name!r}: context_budget must be at least {MIN_CONTEXT_TOKENS} tokens"
+            )
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ConfigError(f"agent {self.name!r}: max_concurrency must be at least 1")
         if self.name in self.backups:

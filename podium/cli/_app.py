@@ -47,6 +47,7 @@ from podium.models._prices import PriceTable, default_prices
 from podium.plan import Planner, Workflow, load_workflow
 from podium.plan._file_schema import workflow_schema
 from podium.runtime import Limits, compare_runs, new_run_id
+from podium.secrets import install as install_redaction
 
 app = typer.Typer(
     name="podium",
@@ -209,6 +210,7 @@ def _main(
     ] = False,
 ) -> None:
     """Run teams of AI agents from workflow files, durably."""
+    install_redaction()  # no secret a tool or provider resolved reaches a log line
 
 
 @app.command()
@@ -566,9 +568,16 @@ def validate(
     fails when imported is only caught by `podium run`.
     """
     with _reported():
-        workflow = _load(file, import_code=False)
+        # an agents file (agents, no tasks: a team a goal is planned for) is valid on its own
+        workflow = _load(file, import_code=False, require_tasks=False)
+        if not len(workflow.plan) and not workflow.agents:
+            raise ConfigError(f"{file}: no tasks and no agents: nothing to run or plan for")
     agents = len(workflow.agents)
-    typer.echo(f"ok: {len(workflow.plan)} tasks, {agents} agent{'s' if agents != 1 else ''}")
+    count = f"{agents} agent{'s' if agents != 1 else ''}"
+    if not len(workflow.plan):
+        typer.echo(f"ok: agents file, {count} (no tasks: run it with --goal)")
+        return
+    typer.echo(f"ok: {len(workflow.plan)} tasks, {count}")
 
 
 app.command("serve")(serve_command)

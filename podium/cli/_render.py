@@ -301,6 +301,7 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "BreakerOpened": ("scope", "name", "failure_rate", "action"),
     "OutputRejected": ("check", "error", "repair"),
     "OutputChecked": ("check", "score", "reason"),
+    "ConfidenceMeasured": ("confidence", "signals", "min", "action"),
     "PlanProposed": ("purpose", "task", "attempt", "problems", "plan"),
     "PlanFallback": ("purpose", "task", "fallback", "reason"),
     "PlanRevised": ("replaced", "output_task"),

@@ -19,6 +19,8 @@ from typing import Any
 import msgspec
 
 from podium.context import Entry, PendingWrite
+from podium.context._drift import read_versions
+from podium.context._summarise import summary_key
 from podium.events import AnyEvent, ErrorInfo, Usage
 from podium.exceptions import TaskError
 from podium.plan import Task, TemplateError, render
@@ -87,6 +89,9 @@ class AttemptInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     task_outputs: dict[str, JSON]
     context: dict[str, list[Entry]] = {}
     """Every version of each key the task reads."""
+    read_versions: dict[str, int] | None = None
+    """The latest version of each key the task reads (0: none yet), checked for drift when the
+    attempt commits (``None``: an input that read nothing, such as an approved result's)."""
     explicit_inputs: bool = False
     failures: int = 0
     previous_error: ErrorInfo | None = None
@@ -97,6 +102,8 @@ class AttemptInput(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     limits: AttemptLimits = AttemptLimits()
     trace: dict[str, str] = {}
     """A trace context (W3C ``traceparent`` and friends) the attempt continues."""
+    tainted_by: tuple[str, ...] = ()
+    """Untrusted sources in what the attempt is given (see `podium.policy.Provenance`)."""
 
 
 class AttemptOutcome(msgspec.Struct, kw_only=True, gc=False):
@@ -183,8 +190,12 @@ def attempt_input(
     tasks = state.tasks
     needed = {dep: tasks[dep].output for dep in task.needs} if task.needs else {}
     board = state.board
-    context = (
-        {key: board.history(key) for key in task.reads if board.latest(key) is not None}
+    context = (  # each key's summaries too (`podium.context._summarise`), to reuse
+        {
+            key: board.history(key)
+            for key in (*task.reads, *(summary_key(k) for k in task.reads))
+            if board.latest(key) is not None
+        }
         if task.reads
         else {}
     )
@@ -203,6 +214,7 @@ def attempt_input(
         run_inputs=run_inputs,
         task_outputs=needed,
         context=context,
+        read_versions=read_versions(context, task.reads),
         explicit_inputs="{{" in task.instruction,
         failures=st.failures,
         previous_error=st.error if st.failures else None,

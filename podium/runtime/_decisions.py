@@ -17,6 +17,7 @@ from podium.events import RunCancelled, RunFeedback, unencodable
 from podium.exceptions import ConfigError, LeaseHeld
 from podium.plan import Workflow
 from podium.runtime._approvals import record_decision
+from podium.runtime._compensate import undo_ended
 from podium.runtime._journal import Journal
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
@@ -81,6 +82,7 @@ async def cancel_run(orch: Orchestrator, run_id: str, reason: str, *, by: str) -
             await journal.emit_now(RunCancelled, reason=why)
     finally:
         await orch.leases.release(lease)
+    state = await undo_ended(orch, state)  # undo what the cancelled run did
     return RunResult.from_state(state, now=orch.clock())
 
 

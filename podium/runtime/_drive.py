@@ -27,12 +27,13 @@ from podium.policy import Policy
 from podium.reliability._ratelimit import rate_limits
 from podium.runtime._assign import Assigner
 from podium.runtime._attempt import AttemptOutcome
+from podium.runtime._compensate import compensate_leased, owes_rollback, undo_ended
 from podium.runtime._driver import STOPS, RunDriver
 from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
 from podium.runtime._journal import Journal
 from podium.runtime._lease import LeaseKeeper
 from podium.runtime._limits import RunLimits
-from podium.runtime._planning import plan_goal, planner_for, replanning
+from podium.runtime._planning import plan_goal, planner_for, replanning, routed
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
 from podium.runtime._supervise import Supervisor
@@ -88,7 +89,7 @@ class Drive:
         self.state = state
         self.workflow = workflow
         self.agents = agents
-        self.planner = planner
+        self.planner = routed(planner, orch.router, workflow.router)
         self.on_event = on_event
         self.upgrade = upgrade
         self.control = Control()
@@ -134,6 +135,7 @@ class Drive:
                 handle.cancel()
             if not self.journal.released and self.keeper.lost is None:
                 await orch.leases.release(self.keeper.lease)
+        state = await undo_ended(orch, state, workflow=self.workflow)  # failed, cancelled: undo
         return RunResult.from_state(state, now=orch.clock())
 
     async def _drive(self) -> None:
@@ -147,7 +149,8 @@ class Drive:
                 await _deliver(self.on_event, state.submitted)
         goal = state.submitted is not None and state.submitted.goal is not None
         if state.plan is None and goal and self.planner is not None:
-            await plan_goal(self.journal, planner=self.planner, agents=agents)
+            checks = orch.policy.tightened(self.workflow.policy).goal_checks
+            await plan_goal(self.journal, planner=self.planner, agents=agents, checks=checks)
             if state.finished:  # answered directly, or no plan
                 return
         if state.plan is None:
@@ -230,6 +233,8 @@ async def resume_leased(
         if workflow is not None and agents is not None:
             upgraded = orch.binding.check(state, workflow, agents, upgrade=upgrade)
         if state.finished:
+            if owes_rollback(state):  # undos that a crash cut short, or never started
+                await compensate_leased(orch, lease, state, workflow=workflow)
             return RunResult.from_state(state)
         if workflow is None:
             workflow = orch.load_recorded(state.workflow)
@@ -291,6 +296,9 @@ def wiring(orch: Orchestrator, workflow: Workflow, agents: Mapping[str, Agent]) 
         hub=orch.hub,
         cassette=orch.cassette,
         remote=not orch.executor.live_events,
+        untrusted=policy.untrusted,
+        agents=agents,
+        goal_checks=policy.goal_checks,
     )
     cassette = orch.cassette
     worker = AttemptWorker(

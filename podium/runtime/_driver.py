@@ -279,7 +279,7 @@ class RunDriver:
             return
         agent = outcome.final_agent or input.agent  # after a handoff, who finished
         if outcome.error is None:
-            error = commit_success(
+            refused = commit_success(
                 self.journal,
                 self.graph,
                 self.context_policy,
@@ -287,13 +287,13 @@ class RunDriver:
                 outcome,
                 agent=agent,
             )
-            if error is None:
+            if refused is None:
                 if self.answers is not None:
                     self.answers.answered(tid)
                 self.progress.settled(tid)
                 self.assigner.observe(input.task, input.agent)  # outcomes teach the router
                 return
-            outcome = AttemptOutcome(error=error, usage=outcome.usage)
+            outcome = refused
         self._record_failure(input, outcome)
         if self.answers is not None:
             self.answers.answered(tid)

@@ -10,15 +10,20 @@ fallback), or for a direct answer `PlanAccepted` with no tasks and `RunSucceeded
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from podium.events import PlanAccepted, RunFailed, RunSucceeded
 from podium.exceptions import ConfigError, PodiumError
 from podium.plan import Plan, Workflow
 from podium.plan._planner import Planner, PlanOutcome
+from podium.plan._router_spec import RouterSpec
+from podium.routing import Router, router_for
+from podium.runtime._goal_checks import checked_answer
 from podium.runtime._journal import Journal
 from podium.runtime._replan import PlannerReplanner
+from podium.verify import Check
 
 if TYPE_CHECKING:
     from podium.agents import Agent
@@ -61,6 +66,17 @@ def planner_for(*choices: Planner | None, goal: bool) -> Planner | None:
     return Planner() if goal else None
 
 
+def routed(planner: Planner | None, router: Router, spec: RouterSpec | None) -> Planner | None:
+    """The planner, assigning its steps' agents by the relevance of the run's router (the same
+    one that routes the run's tasks), unless it was given its own."""
+    if planner is None or planner.relevance is not None or planner.assign != "router":
+        return planner
+    relevance = getattr(router_for(spec, router), "relevance", None)
+    if relevance is None:
+        return planner
+    return dataclasses.replace(planner, relevance=relevance)
+
+
 def replanning(planner: Planner | None, agents: Mapping[str, Agent]) -> dict[str, JSON]:
     """The driver's re-planning settings: none without a planner."""
     if planner is None or planner.max_replans == 0:
@@ -68,8 +84,15 @@ def replanning(planner: Planner | None, agents: Mapping[str, Agent]) -> dict[str
     return {"replanner": PlannerReplanner(planner, agents), "max_replans": planner.max_replans}
 
 
-async def plan_goal(journal: Journal, *, planner: Planner, agents: Mapping[str, Agent]) -> None:
-    """Plan the run's goal and journal the outcome (after which the run may be finished)."""
+async def plan_goal(
+    journal: Journal,
+    *,
+    planner: Planner,
+    agents: Mapping[str, Agent],
+    checks: bool | Sequence[Check] = True,
+) -> None:
+    """Plan the run's goal and journal the outcome (after which the run may be finished); a
+    direct answer its goal `checks` reject is planned again, without answers (`checked_answer`)."""
     state = journal.state
     assert state.submitted is not None
     assert state.submitted.goal is not None
@@ -80,6 +103,18 @@ async def plan_goal(journal: Journal, *, planner: Planner, agents: Mapping[str, 
         )
     except PodiumError as exc:  # e.g. the model cannot be loaded
         outcome = PlanOutcome(message=f"the planner failed: {exc}")
+    if outcome.answer is not None:
+        unanswering = dataclasses.replace(planner, answers=False)
+        goal = state.submitted.goal
+        outcome = await checked_answer(
+            outcome,
+            goal=goal,
+            setting=checks,
+            emit=journal.emit_now,
+            replan=lambda: unanswering.plan(
+                goal, agents=agents, input_names=list(inputs), emit=journal.emit_now
+            ),
+        )
     if outcome.answer is not None:  # one atomic append: the answer and the end
         journal.emit(PlanAccepted, tasks=[], source=outcome.source)
         journal.emit(RunSucceeded, output=outcome.answer)

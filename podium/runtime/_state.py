@@ -25,6 +25,7 @@ from podium.events import (
     PlanFallback,
     PlanProposed,
     PlanRevised,
+    ProvenanceTainted,
     RunCancelled,
     RunFailed,
     RunFeedback,
@@ -38,6 +39,7 @@ from podium.events import (
     RunUpgraded,
     RunWaiting,
     TaskAssigned,
+    TaskCompensated,
     TaskFailed,
     TaskReady,
     TaskRetrying,
@@ -109,6 +111,12 @@ class RunState:
         """The parent run and the task this run was forked from, if it is a fork."""
         self.copied: frozenset[str] = frozenset()
         """Tasks whose success a fork copied from its parent (no agent ran for them here)."""
+        self.compensable: list[str] = []
+        """Tasks with a `compensate:` that succeeded, in the order they did."""
+        self.compensations: dict[str, TaskCompensated] = {}
+        """The latest step of undoing each task that has been undone (or tried)."""
+        self.tainted: dict[str, tuple[str, ...]] = {}
+        """Task → the untrusted sources its attempts took in (`ProvenanceTainted`)."""
 
     @classmethod
     def from_events(cls, run_id: str, events: Iterable[AnyEvent]) -> RunState:
@@ -166,6 +174,8 @@ class RunState:
 
     def _assigned(self, ev: TaskAssigned | TaskStarted) -> None:
         ts = self.tasks[ev.task]
+        if isinstance(ev, TaskAssigned):
+            ts.candidates = ev.candidates
         if ev.agent != ts.agent:
             ts.agent_failures = 0
             ts.agent = ev.agent
@@ -235,6 +245,8 @@ class RunState:
         self._usage(ts, ev.usage)
         if ev.copied_from is not None:
             self.copied = self.copied | {ev.task}
+        elif ts.task.compensate is not None:
+            self.compensable.append(ev.task)
 
     def _failed(self, ev: TaskFailed) -> None:
         if self.approvals:
@@ -353,6 +365,26 @@ def _run_upgraded(state: RunState, ev: RunUpgraded) -> None:
         state.workflow = ev.workflow
 
 
+_INCOMPLETE = "(rollback incomplete: "
+
+
+def _compensated(state: RunState, ev: TaskCompensated) -> None:
+    """The run's message says when undoing it is incomplete (an undo failed), and which."""
+    state.compensations[ev.task] = ev
+    failed = [tid for tid, c in state.compensations.items() if c.phase == "failed"]
+    message = state.message.partition(_INCOMPLETE)[0].rstrip()
+    if failed:
+        note = f"{_INCOMPLETE}undoing {', '.join(map(repr, failed))} failed)"
+        message = f"{message} {note}" if message else note
+    state.message = message
+
+
+def _tainted(state: RunState, ev: ProvenanceTainted) -> None:
+    known = state.tainted.get(ev.task, ())
+    if ev.source not in known:
+        state.tainted[ev.task] = (*known, ev.source)
+
+
 def _plan_proposed(state: RunState, ev: PlanProposed) -> None:
     """The planner's tokens count in the run's usage."""
     state.usage.add(Usage(input_tokens=ev.input_tokens, output_tokens=ev.output_tokens))
@@ -404,6 +436,8 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     RunUpgraded: _run_upgraded,
     RunFeedback: _run_feedback,
     RunForked: _run_forked,
+    TaskCompensated: _compensated,
+    ProvenanceTainted: _tainted,
     PlanProposed: _plan_proposed,
     PlanFallback: _plan_fallback,
     PlanRevised: _plan_revised,

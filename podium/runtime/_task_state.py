@@ -39,6 +39,7 @@ class TaskState:
         "agent",
         "agent_failures",
         "attempts",
+        "candidates",
         "ended_ts",
         "error",
         "failures",
@@ -71,6 +72,8 @@ class TaskState:
         """When the next attempt may start (a `TaskRetrying` delay)."""
         self.steps = 0
         """Model calls and tool calls made by its attempts."""
+        self.candidates: list[dict[str, JSON]] = []
+        """The router's candidates at its latest assignment (`TaskAssigned.candidates`)."""
 
     def to_json(self) -> dict[str, JSON]:
         return {

@@ -17,6 +17,7 @@ from podium.exceptions import ConfigError
 from podium.models._registry import resolve_model
 from podium.plan import check_plan
 from podium.plan._workflow import Workflow
+from podium.runtime._compensate import check_undos
 
 
 class Team:
@@ -84,6 +85,7 @@ class Team:
             locate=workflow.locate,
             max_tasks=max_tasks,
         )
+        check_undos(workflow, agents)
         workflow.plan.checked = key
 
 

@@ -9,6 +9,13 @@ attempt's prompt carries it (`retry_note`) — and decides, as the failed checks
 retry on the same agent up to `Check.retries` times, then a backup agent, then a person's
 approval of the result showing the failed checks' evidence (``escalate``) or the end of the task.
 A run therefore never succeeds with an output its checks reject, unless a person accepted it.
+
+In a run from a goal, the final outputs of model-driven agents get the goal checks too
+(`podium.runtime._goal_checks`). A task's (or its agent's) `Confidence` runs the attempt k times
+and keeps the medoid output; an output its checks pass then gets its measured confidence
+journaled (`ConfidenceMeasured`), and below `Confidence.min` a person is asked or the task
+fails (`podium.runtime._confidence`); with ``on_low: ask``, checks that disagree ask a person
+too instead of failing the task.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ from podium.models._registry import resolve_model
 from podium.policy import ApprovalRequest
 from podium.policy._policy import ResultReview
 from podium.runtime._attempt import AttemptOutcome, render_instruction
+from podium.runtime._confidence import confidence_of, confident, sampled
+from podium.runtime._goal_checks import final_goal_checks, has_documents
 from podium.runtime._interceptors import AttemptCall, ExecuteAttempt
 from podium.runtime._supervise import FailureDecision, Supervisor
 from podium.verify import Check, CheckCall, Verdict, collect_sources, output_text, run_check
+from podium.verify._confidence import Agreement, Confidence, Similarity
 from podium.verify._embed import Encoder
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,9 @@ class Verifier:
         resolve: turns a judge agent's model name into a model.
         encoder: sentence embeddings for grounding and relevance (default: the ``embeddings``
             extra's model, when installed and a check does not turn them off).
+        goal_checks: what a run from a goal checks its final outputs with (`Policy.goal_checks`).
+        similarity: compares text samples of a task with `Confidence.samples` (default: the
+            overlap of their words).
     """
 
     def __init__(
@@ -71,10 +84,14 @@ class Verifier:
         *,
         resolve: Callable[[Model | str], Model] = resolve_model,
         encoder: Encoder | None = None,
+        goal_checks: bool | Sequence[Check] = True,
+        similarity: Similarity | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.resolve = resolve
         self.encoder = encoder
+        self.goal_checks = goal_checks
+        self.similarity = similarity
 
     def checks_of(self, call: AttemptCall, agent: str) -> tuple[Check, ...]:
         spec = self.supervisor.agents.get(agent)
@@ -82,21 +99,47 @@ class Verifier:
         return call.input.task.checks + own if own else call.input.task.checks
 
     async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
-        outcome = await next(call)
+        spec = confidence_of(call, self.supervisor.agents)
+        try:
+            outcome, agreed = await self._attempt(call, next, spec)
+        except ConfigError as exc:  # every attempt would hit it: the run stops
+            return _stopped(AttemptOutcome(), exc)
         if outcome.error is not None or outcome.approval is not None:
             return outcome
         agent = outcome.final_agent or call.input.agent
         checks = self.checks_of(call, agent)
-        if not checks:
+        finisher = self.supervisor.agents.get(agent)
+        extra = final_goal_checks(call, self.goal_checks, checks, finisher)
+        if not checks and not extra and spec is None:
             return outcome
+        checked = await self._check(call, agent, outcome, checks, extra)
+        if isinstance(checked, AttemptOutcome):  # a check could not run
+            return checked
+        failed = [(c, v) for c, v in checked if not v.passed]
+        if failed:
+            split = _asks(spec) and len(failed) < len(checked)
+            return self._rejected(call, agent, outcome, failed, split=split)
+        return await confident(call, agent, outcome, spec=spec, checked=checked, agreed=agreed)
+
+    async def _check(
+        self,
+        call: AttemptCall,
+        agent: str,
+        outcome: AttemptOutcome,
+        checks: tuple[Check, ...],
+        extra: tuple[Check, ...],
+    ) -> list[tuple[Check, Verdict]] | AttemptOutcome:
+        """Each check with its verdict, journaled; or the failure of a check that cannot run."""
         subject = self._subject(call, agent)
+        if extra:  # the goal's grounding only where there are documents to be grounded in
+            cites = has_documents(call.input)
+            checks += tuple(c for c in extra if c.kind != "grounding" or cites)
         verdicts: list[Verdict] = []
         try:
             for check in checks:
                 verdicts.append(await self._verdict(check, outcome.output, subject, call))
         except ConfigError as exc:  # every attempt would hit it: the run stops
-            error = ErrorInfo(type="config", message=str(exc))
-            return _failed(outcome, error, FailureDecision(final=True, stop=("config", str(exc))))
+            return _stopped(outcome, exc)
         except RunError as exc:  # a judge's provider failing, a rule's bug: the retry policy
             # decides, as about any other failure (`Retries` fills the decision in)
             error = ErrorInfo(
@@ -107,8 +150,16 @@ class Verifier:
             )
             return AttemptOutcome(error=error, usage=outcome.usage, events=outcome.events)
         await self._journal(call, agent, verdicts)
-        failed = [(c, v) for c, v in zip(checks, verdicts, strict=True) if not v.passed]
-        return self._rejected(call, agent, outcome, failed) if failed else outcome
+        return list(zip(checks, verdicts, strict=True))
+
+    async def _attempt(
+        self, call: AttemptCall, next: ExecuteAttempt, spec: Confidence | None
+    ) -> tuple[AttemptOutcome, Agreement | None]:
+        """The attempt, run as many times as its confidence's `samples` say."""
+        if spec is None or spec.samples == 1:
+            return await next(call), None
+        agent = self.supervisor.agents.get(call.input.agent)
+        return await sampled(call, next, spec.samples, agent, self.similarity)
 
     def _subject(self, call: AttemptCall, agent: str) -> CheckCall:
         input, state = call.input, call.state
@@ -172,8 +223,11 @@ class Verifier:
         agent: str,
         outcome: AttemptOutcome,
         failed: list[tuple[Check, Verdict]],
+        *,
+        split: bool = False,
     ) -> AttemptOutcome:
-        """The failure (or the approval) an output its checks reject becomes."""
+        """The failure (or the approval) an output its checks reject becomes; `split`: other
+        checks passed it, and its confidence says a person decides such disagreements."""
         on_fail = _strictest(c.on_fail for c, _ in failed)
         feedback = " ".join(f"Check {v.check!r} failed: {v.reason}" for _, v in failed)
         error = ErrorInfo(
@@ -183,6 +237,8 @@ class Verifier:
             raw_output=outcome.output,
         )
         decision = self._decide(call, error, on_fail, min(c.retries for c, _ in failed))
+        if decision is not None and decision.final and on_fail == "retry" and split:
+            decision = None  # the checks disagree: a person decides rather than the last one
         if decision is not None:
             return _failed(outcome, error, decision)
         review = ResultReview(
@@ -196,10 +252,11 @@ class Verifier:
             {"check": v.check, "kind": v.kind, "reason": v.reason, "evidence": v.evidence}
             for _, v in failed
         ]
+        disagree = "its checks disagree" if split else "its checks reject the output"
         request = ApprovalRequest(
             action="result",
             action_hash=digest,
-            reason=f"its checks reject the output: {error.message}",
+            reason=f"{disagree}: {error.message}",
             result=data,
         )
         return msgspec.structs.replace(outcome, approval=request)
@@ -292,6 +349,15 @@ def _strictest(modes: Any) -> str:
     """``fail`` over ``escalate`` over ``retry``."""
     found = set(modes)
     return "fail" if "fail" in found else "escalate" if "escalate" in found else "retry"
+
+
+def _asks(spec: Confidence | None) -> bool:
+    return spec is not None and spec.on_low == "ask"
+
+
+def _stopped(outcome: AttemptOutcome, exc: ConfigError) -> AttemptOutcome:
+    error = ErrorInfo(type="config", message=str(exc))
+    return _failed(outcome, error, FailureDecision(final=True, stop=("config", str(exc))))
 
 
 def _failed(outcome: AttemptOutcome, error: ErrorInfo, decision: FailureDecision) -> AttemptOutcome:

@@ -90,6 +90,7 @@ class AttemptWorker:
             attempt=input.attempt,
             output_schema=task.output_schema,
             explicit_inputs=input.explicit_inputs,
+            context_budget=task.context_budget,
             approved=frozenset(
                 a.action_hash for a in input.approvals if a.status == GRANTED and not a.used
             ),

@@ -118,7 +118,7 @@ async def test_a_goal_run_survives_a_long_free_text_answer() -> None:
     """The incident: one free-text task of a planned run hit the token limit and failed the run."""
 
     def long_writer(request: ModelRequest) -> ModelResponse:
-        return cut("A report that goes on and on ")
+        return cut("A report of facts that goes on and on ")  # about the goal: its checks pass
 
     writer = Agent(name="writer", description="Writes reports.", model=FunctionModel(long_writer))
     others = [a for a in team() if a.name != "writer"]
