@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from podium._allowed_modules import from_environment
 from podium.exceptions import ConfigError
 from podium.plan._workflow import INPUT_NAME
 
@@ -74,7 +75,13 @@ def _printable(text: str) -> str:
 
 
 def add_import_paths(workflow_file: str | os.PathLike[str] | None) -> None:
-    """Let ``python: module:function`` agents import from the workflow's folder and the cwd."""
+    """Let ``python: module:function`` agents import from the workflow's folder and the cwd.
+
+    Not under ``PODIUM_ALLOWED_MODULES``: a file there could then stand in for any module
+    imported later; the loader finds the allowed modules in those folders itself.
+    """
+    if from_environment() is not None:
+        return
     folders = [Path.cwd()]
     if workflow_file is not None:
         folders.insert(0, Path(workflow_file).resolve().parent)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from podium._allowed_modules import from_environment, make_findable
 from podium.cli._inputs import add_import_paths
 from podium.cli._mcp_runs import BackgroundRuns
 from podium.cli._store import store_url
@@ -116,10 +117,19 @@ def _mountable(ref: str) -> Mount:
     module, _, name = ref.partition(":")
     if not module or not name:
         raise ConfigError(f"--mount takes MODULE:FUNCTION, not {ref!r}")
+    allowed = from_environment()
+    why = allowed.refusal(ref) if allowed is not None else None
+    if why is not None:
+        raise ConfigError(f"--mount {ref!r} is refused: {why}")
+    if allowed is not None:  # the current folder is not on sys.path then
+        make_findable(module, [str(Path.cwd())], allowed)
     try:
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"--mount {ref!r}: {exc}") from None
+    why = allowed.refusal_of(ref, [found]) if allowed is not None else None
+    if why is not None:
+        raise ConfigError(f"--mount {ref!r} is refused: {why}")
     if not callable(found):
         raise ConfigError(f"--mount {ref!r} is not a function")
     mount: Mount = found

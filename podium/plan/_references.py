@@ -4,6 +4,10 @@ To run a workflow, `Importer` imports the module: its top-level code runs, as wi
 To check one (``podium validate``), `SourceLookup` runs nothing: it finds the module's file the
 way the import system would, without importing any package on the way, and reads its source for
 a top-level definition of the name. The callable it gives is a stand-in that refuses to be called.
+
+Both take the deployment's allow-list (`podium._allowed_modules`): a reference to a module outside
+it is refused before anything is found or imported, and what the name turns out to be must be
+defined in an allowed module (not merely imported into one).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any, NoReturn, Protocol
 
+from podium._allowed_modules import AllowedModules, make_findable
 from podium.exceptions import ConfigError
 
 
@@ -66,21 +71,38 @@ def _not_found(module: str, base_dir: str | None) -> ReferenceProblem:
     )
 
 
-class Importer:
-    """Imports the module (its top-level code runs) and takes the attribute."""
+def _refuse(spec: str, allowed: AllowedModules | None) -> None:
+    """Raise `ReferenceProblem` if the allow-list refuses `spec` (judged before any import)."""
+    why = allowed.refusal(spec) if allowed is not None else None
+    if why is not None:
+        raise ReferenceProblem(why)
 
-    def __init__(self, base_dir: str | None) -> None:
+
+class Importer:
+    """Imports the module (its top-level code runs) and takes the attribute.
+
+    Without an allow-list the workflow's folder and the current one go first on ``sys.path``;
+    with one, only an allowed top-level name is looked for there, after the installed modules.
+    """
+
+    def __init__(self, base_dir: str | None, allowed: AllowedModules | None = None) -> None:
         self.base_dir = base_dir
+        self.allowed = allowed
 
     def resolve(self, spec: str) -> Callable[..., Any]:
         module_name, attrs = _split(spec)
-        # kept on sys.path: the module may import its neighbours lazily, and resume reloads it
-        for folder in (os.getcwd(), self.base_dir):
-            if folder is not None and folder not in sys.path:
-                sys.path.insert(0, folder)
+        _refuse(spec, self.allowed)
+        if self.allowed is not None:
+            folders = [f for f in (self.base_dir, os.getcwd()) if f is not None]
+            make_findable(module_name, folders, self.allowed)
+        else:  # kept on sys.path: the module may import its neighbours lazily; resume reloads it
+            for folder in (os.getcwd(), self.base_dir):
+                if folder is not None and folder not in sys.path:
+                    sys.path.insert(0, folder)
         importlib.invalidate_caches()
         module = self._import(module_name)
         target: Any = module
+        reached: list[object] = []
         for part in attrs:
             try:
                 target = getattr(target, part, None)
@@ -97,6 +119,10 @@ class Importer:
                     and value.__module__ == module_name
                 ]
                 raise _cannot_import(attrs, module_name, defined)
+            reached.append(target)  # judged at each step: no attribute of a refused module is read
+            why = self.allowed.refusal_of(spec, reached) if self.allowed is not None else None
+            if why is not None:
+                raise ReferenceProblem(why)
         if not callable(target):
             raise ReferenceProblem(f"{spec!r} is not callable (it is a {type(target).__name__})")
         return target  # type: ignore[no-any-return]
@@ -148,24 +174,41 @@ class SourceLookup:
     the reference is accepted: the run imports it and reports what this could not see.
     """
 
-    def __init__(self, base_dir: str | None) -> None:
+    def __init__(self, base_dir: str | None, allowed: AllowedModules | None = None) -> None:
         self.base_dir = base_dir
+        self.allowed = allowed
         self.folders = [f for f in (base_dir, os.getcwd()) if f is not None]
         self.sources: dict[str, _Source | None] = {}
+        self.packages: set[str] = set()  # the modules read that are packages
         importlib.invalidate_caches()  # the finders cache folder listings; a file may be new
 
     def resolve(self, spec: str) -> Callable[..., Any]:
         module_name, attrs = _split(spec)
+        _refuse(spec, self.allowed)
         if module_name not in self.sources:
             self.sources[module_name] = self._read(module_name)
         source = self.sources[module_name]
         if source is not None:
             _look_up(source, spec, module_name, attrs)
+            if self.allowed is not None:
+                self._imported(self.allowed, source, spec, module_name, attrs[0])
         return stand_in(spec)
+
+    def _imported(
+        self, allowed: AllowedModules, source: _Source, spec: str, module: str, name: str
+    ) -> None:
+        """Refuse `name` if the module imports it from a module `allowed` refuses."""
+        package = module if module in self.packages else module.rpartition(".")[0]
+        origins = _imported_from(source.bound.get(name), name, package)
+        why = allowed.refusal_of_origin(spec, origins)
+        if why is not None:
+            raise ReferenceProblem(why)
 
     def _read(self, name: str) -> _Source | None:
         """The module's bindings, or ``None`` when its source cannot be had."""
         module_spec = self._find(name)
+        if module_spec.submodule_search_locations is not None:
+            self.packages.add(name)
         loader = module_spec.loader
         if not isinstance(loader, importlib.abc.InspectLoader):
             return None  # a namespace package or a loader that keeps its source to itself
@@ -190,7 +233,12 @@ class SourceLookup:
             return loaded.__spec__
         top, *rest = name.split(".")
         try:
-            found = PathFinder.find_spec(top, self.folders) or importlib.util.find_spec(top)
+            if self.allowed is None:
+                found = PathFinder.find_spec(top, self.folders) or importlib.util.find_spec(top)
+            else:  # installed first, and the folders only for an allowed name: as `Importer`
+                found = importlib.util.find_spec(top)
+                if found is None and self.allowed.permits(top):
+                    found = PathFinder.find_spec(top, self.folders)
         except (ImportError, ValueError):
             found = None
         path = top
@@ -227,6 +275,28 @@ def _look_up(source: _Source, spec: str, module: str, attrs: Sequence[str]) -> N
     kind = _literal_kind(binding)
     if kind is not None:
         raise ReferenceProblem(f"{spec!r} is not callable (it is a {kind})")
+
+
+def _imported_from(binding: ast.AST | None, name: str, package: str) -> list[str]:
+    """The modules `name` may come from, if `binding` imports it (``from os import system``:
+    ``os`` or ``os.system``); empty when it is not an import. `package`: the module's
+    package, for relative imports."""
+    if isinstance(binding, ast.Import):
+        for alias in binding.names:
+            if alias.asname == name:
+                return [alias.name]
+            if alias.asname is None and alias.name.partition(".")[0] == name:
+                return [name]
+    if isinstance(binding, ast.ImportFrom):
+        base = binding.module or ""
+        if binding.level:
+            parts = package.split(".") if package else []
+            parts = parts[: len(parts) - (binding.level - 1)] if binding.level > 1 else parts
+            base = ".".join([*parts, *([binding.module] if binding.module else [])])
+        for alias in binding.names:
+            if (alias.asname or alias.name) == name:
+                return [m for m in (base, f"{base}.{alias.name}".lstrip(".")) if m]
+    return []
 
 
 def _literal_kind(binding: ast.AST) -> str | None:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import pydantic
 
+from podium._allowed_modules import AllowedModules
 from podium.exceptions import ConfigError
 from podium.mcp import McpServer
 from podium.plan._yaml_check import Checker
@@ -61,12 +62,23 @@ def compile_mcp_servers(
     *,
     connect: bool,
     base_dir: str | None,
+    allowed: AllowedModules | None = None,
 ) -> None:
-    """Add each server's tools to `tools` (problems to `check`)."""
+    """Add each server's tools to `tools` (problems to `check`). Under an allow-list, a server
+    the file would start (``command``) is refused: the program would run code the list does
+    not cover."""
     for name, body in check.entries(raw, ("mcp_servers",), "server names to servers") or ():
         loc: Loc = ("mcp_servers", name)
         m, bad = check.checked(_McpServerBody, body, loc)
         if m is None or bad:  # a server declared wrongly is not started
+            continue
+        if allowed is not None and m.command is not None:
+            check.add(
+                (*loc, "command"),
+                f"MCP server {name!r} starts a program ({m.command!r}), and {allowed.source} "
+                "restricts the code workflow files may run: connect to the server by `url`, "
+                "started by the deployment",
+            )
             continue
         try:
             server = _server(name, m, base_dir)

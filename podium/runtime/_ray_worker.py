@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
+from podium._allowed_modules import folder_roots
 from podium._sync import SYNC_EXECUTOR
 from podium.events import AnyEvent, ErrorInfo
 from podium.exceptions import ConfigError
@@ -48,13 +49,14 @@ def import_ray() -> Any:
 
 def user_modules() -> list[ModuleType]:
     """The loaded modules of the user's own code: pure-Python files outside the Python
-    installation (its standard library, ``site-packages``), on a folder of ``sys.path``; not
-    Podium's (the workers import their own)."""
+    installation (its standard library, ``site-packages``), on a folder of ``sys.path`` or one
+    an allow-list found allowed modules in (`folder_roots`); not Podium's (the workers import
+    their own)."""
     paths = sysconfig.get_paths()
     places: tuple[str, ...] = (sys.prefix, sys.base_prefix, sys.exec_prefix)
     places += tuple(paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))
     installed = _spellings(p for p in places if p)
-    folders = _spellings(p or os.curdir for p in sys.path)
+    folders = _spellings(p or os.curdir for p in [*sys.path, *folder_roots()])
     folders = tuple(f for f in folders if not f.startswith(installed) and os.path.isdir(f))
     found = []
     for name, module in list(sys.modules.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 import podium
 from podium.runtime import Orchestrator
+from podium.runtime._digest import load_recorded
 from podium.server._auth import local_principal
 from podium.server._deps import Context
 from podium.server._errors import install_error_handlers
@@ -34,12 +36,17 @@ def _static_dir() -> str | None:
 
 def build_app(orchestrator: Orchestrator | None, settings: ServerSettings) -> FastAPI:
     """The app; it opens (and, if it made it, closes) the orchestrator in its lifespan."""
-    registry = WorkflowRegistry(settings.workflows)
+    registry = WorkflowRegistry(settings.workflows, allowed_modules=settings.allowed_modules)
     local = local_principal()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        orch = orchestrator or Orchestrator(store=settings.store)
+        orch = orchestrator or Orchestrator(
+            store=settings.store,
+            workflow_loader=functools.partial(
+                load_recorded, allowed_modules=settings.allowed_modules
+            ),
+        )
         await orch.open()
         notifier = Notifier()
         subscription = orch.subscribe(notifier)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +33,11 @@ class WorkflowRegistry:
     (the orchestrator keeps per-workflow wiring) and an edited one is read again.
     """
 
-    def __init__(self, locations: Iterable[Path]) -> None:
+    def __init__(
+        self, locations: Iterable[Path], *, allowed_modules: Collection[str] | None = None
+    ) -> None:
         self.locations = [Path(p).resolve() for p in locations]
+        self.allowed_modules = allowed_modules
         for loc in self.locations:
             if not loc.exists():
                 raise ConfigError(f"--workflows {str(loc)!r}: no such file or folder")
@@ -70,7 +73,7 @@ class WorkflowRegistry:
         if cached is not None and cached[0] == mtime:
             return cached[1]
         try:
-            wf = load_workflow(path)
+            wf = load_workflow(path, allowed_modules=self.allowed_modules)
             entry = Registered(wf.name, path, wf)
         except PodiumError as exc:
             logger.warning("workflow %s does not load: %s", path, exc)

@@ -23,12 +23,16 @@ class ServerSettings:
         workflows: workflow files, or folders of them (``*.yaml``, ``*.yml``), offered by name.
         auth: bearer tokens and roles (``None``: everyone is the local user; localhost only).
         poll_s: how often a live stream re-reads the store for runs driven by other processes.
+        allowed_modules: the only modules the workflow files may load code from, for the
+            offered files and the runs the server resumes (``None``: ``PODIUM_ALLOWED_MODULES``;
+            empty: no Python code). See `podium.plan.load_workflow`.
     """
 
     store: str | None = None
     workflows: Sequence[Path] = field(default_factory=tuple)
     auth: AuthConfig | None = None
     poll_s: float = 0.5
+    allowed_modules: Sequence[str] | None = None
 
 
 def is_loopback(host: str) -> bool:
