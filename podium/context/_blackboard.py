@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from podium.exceptions import ContextConflict, TaskError
+from podium.exceptions import ContextConflict, ContextScopeError, TaskError
 
 JSON = Any
 Reducer = Callable[[JSON, JSON], JSON]
@@ -131,31 +131,86 @@ class PendingWrite:
     """Who wrote it, when not the agent that commits it (a summariser)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyScope:
+    """The blackboard keys an agent may read and write, whatever task it is given (``None``:
+    it declares no bound). A task's own `reads` and `writes` are checked within it."""
+
+    agent: str
+    reads: frozenset[str] | None = None
+    writes: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Denial:
+    """A refused access to one key: ``context_read`` or ``context_write``, and why."""
+
+    access: Literal["context_read", "context_write"]
+    key: str
+    reason: str
+
+
 class ContextView:
     """A task's scoped view of the blackboard.
 
-    It reads only the keys the task declares in `reads` (plus what it writes itself); writes are
-    buffered until the task succeeds.
+    It reads only the keys the task declares in `reads` (plus what it writes itself) and writes
+    only those in `writes` (any key when the task declares none); an agent's own bound
+    (`KeyScope`) narrows both. Writes are buffered until the task succeeds. Every refusal raises
+    `ContextScopeError` and is kept in `denied`, which the runtime journals (`AccessDenied`)
+    even when the agent catches the error.
     """
 
-    __slots__ = ("_board", "_readable", "_task", "pending")
+    __slots__ = ("_board", "_bound", "_readable", "_task", "_writable", "denied", "pending")
 
-    def __init__(self, board: Blackboard, *, task: str, reads: Collection[str]) -> None:
+    def __init__(
+        self,
+        board: Blackboard,
+        *,
+        task: str,
+        reads: Collection[str],
+        writes: Collection[str] | None = None,
+        bound: KeyScope | None = None,
+    ) -> None:
         self._board = board
         self._task = task
         self._readable = frozenset(reads) if reads else _NOTHING
+        self._writable = None if writes is None else frozenset(writes)
+        self._bound = bound
         self.pending: list[PendingWrite] = []
+        self.denied: list[Denial] = []
+
+    def _refuse(self, access: Literal["context_read", "context_write"], key: str, why: str) -> None:
+        if not any(d.access == access and d.key == key for d in self.denied):
+            self.denied.append(Denial(access=access, key=key, reason=why))
+        raise ContextScopeError(why, key=key, access=access)
+
+    def _outside_bound(self, key: str, *, write: bool) -> str | None:
+        """Why the agent's bound refuses `key`, or ``None``."""
+        bound = self._bound
+        keys = None if bound is None else (bound.writes if write else bound.reads)
+        if keys is None or key in keys:
+            return None
+        assert bound is not None
+        field = "writes" if write else "reads"
+        verb = "write" if write else "read"
+        return (
+            f"agent {bound.agent!r} may not {verb} context key {key!r} (task {self._task!r}):"
+            f" it is not among the agent's `{field}` {sorted(keys)}"
+        )
 
     def _check(self, key: str) -> None:
-        if key.endswith(_SUMMARY) and key[: -len(_SUMMARY)] in self._readable:
-            return  # the summaries of a readable key are readable
-        if key not in self._readable and not any(w.key == key for w in self.pending):
-            raise TaskError(
-                f"task {self._task!r} reads context key {key!r} without declaring it; "
-                f"add it to the task's `reads`",
-                kind="context_scope",
-                retryable=False,
+        base = key[: -len(_SUMMARY)] if key.endswith(_SUMMARY) else key
+        own = any(w.key == key for w in self.pending)
+        if key not in self._readable and base not in self._readable and not own:
+            self._refuse(
+                "context_read",
+                key,
+                f"task {self._task!r} reads context key {key!r} without declaring it;"
+                " add it to the task's `reads`",
             )
+        why = None if own else self._outside_bound(base, write=False)
+        if why is not None:  # the summaries of a readable key are readable
+            self._refuse("context_read", key, why)
 
     def get(self, key: str, default: JSON = None) -> JSON:
         """The latest value of a declared key (this task's own pending write first)."""
@@ -176,12 +231,18 @@ class ContextView:
         return self._board.history(key)
 
     def visible(self) -> dict[str, JSON]:
-        """Latest values of the declared keys that exist."""
+        """Latest values of the declared keys that exist (a key the agent's bound withholds
+        is left out, and kept in `denied`)."""
         out: dict[str, JSON] = {}
         for key in sorted(self._readable):
             entry = self._board.latest(key)
-            if entry is not None:
+            if entry is None:
+                continue
+            why = self._outside_bound(key, write=False)
+            if why is None:
                 out[key] = entry.value
+            elif not any(d.key == key and d.access == "context_read" for d in self.denied):
+                self.denied.append(Denial(access="context_read", key=key, reason=why))
         return out
 
     def write(
@@ -192,7 +253,22 @@ class ContextView:
         sources: Collection[str] = (),
         confidence: float | None = None,
     ) -> None:
-        """Write `key`; committed as a new version when the task succeeds."""
+        """Write `key`; committed as a new version when the task succeeds.
+
+        Raises:
+            ContextScopeError: `key` is not among the task's `writes` (when it declares them)
+                or its agent's.
+        """
+        if self._writable is not None and key not in self._writable:
+            self._refuse(
+                "context_write",
+                key,
+                f"task {self._task!r} writes context key {key!r}, which is not among its"
+                f" `writes` {sorted(self._writable)}; add it there",
+            )
+        why = self._outside_bound(key, write=True)
+        if why is not None:
+            self._refuse("context_write", key, why)
         if confidence is not None and not 0.0 <= confidence <= 1.0:
             raise TaskError(
                 f"confidence must be within [0, 1], got {confidence!r}",

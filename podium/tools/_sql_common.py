@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from podium.exceptions import ConfigError, ToolError
+from podium.exceptions import AccessRefused, ConfigError, ToolError
 
 JSON = Any
 Scalar = str | int | float | bool | None
@@ -25,6 +25,15 @@ MAX_NESTING = 32  # of a JSON or array cell
 class SQLError(ToolError):
     """A statement the SQL tools refuse, or one the database could not run; the message says
     which and why, and goes back to the model."""
+
+
+class SQLRefused(SQLError, AccessRefused):
+    """A statement that reaches outside the tool's scope: a table not on its list, a write
+    through a read-only tool, a forbidden function or command. `target` names what it
+    reached; the run journals it (`AccessDenied`, access ``sql``)."""
+
+    def __init__(self, message: str, *, target: str) -> None:
+        super().__init__(message, access="sql", target=target)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,6 +247,7 @@ __all__ = [
     "Rows",
     "SQLError",
     "SQLLimits",
+    "SQLRefused",
     "Scalar",
     "Schema",
     "Table",

@@ -42,6 +42,7 @@ from podium.tools._sql_common import (
     Schema,
     SQLError,
     SQLLimits,
+    SQLRefused,
     Table,
     TableColumn,
     WriteResult,
@@ -204,15 +205,18 @@ class PostgresBackend:
         outside = sorted(f"{s}.{t}" for s, t in relations - self.allowed)
         if outside:
             listed = ", ".join(sorted(f"{s}.{t}" for s, t in self.allowed))
-            raise SQLError(
+            raise SQLRefused(
                 f"refused: the statement uses {', '.join(outside)}, which is not one of this"
-                f" tool's tables ({listed})"
+                f" tool's tables ({listed})",
+                target=", ".join(outside),
             )
         denied = sorted(c for c in calls if c.lower().startswith(DENIED_PREFIXES))
         if denied:
-            raise SQLError(f"refused: the function {denied[0]!r} is not allowed")
+            raise SQLRefused(
+                f"refused: the function {denied[0]!r} is not allowed", target=denied[0]
+            )
         if modifies and not write:
-            raise SQLError("refused: this tool only reads")
+            raise SQLRefused("refused: this tool only reads", target="write")
         if write and not modifies:
             raise SQLError("this tool runs INSERT, UPDATE or DELETE; read with the query tool")
 
@@ -300,7 +304,10 @@ class _translated:
                 " stopped"
             ) from None
         if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-            raise SQLError("refused: this tool only reads") from None
+            raise SQLRefused("refused: this tool only reads", target="write") from None
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):  # the role's own grants
+            text = _first_line(exc)
+            raise SQLRefused(f"refused: the database said: {text}", target=text) from None
         text = _first_line(exc)
         if "multiple commands" in text:
             raise SQLError("refused: one statement at a time (no ';' between statements)") from None

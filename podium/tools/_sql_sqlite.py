@@ -26,6 +26,7 @@ from podium.tools._sql_common import (
     Schema,
     SQLError,
     SQLLimits,
+    SQLRefused,
     Table,
     TableColumn,
     WriteResult,
@@ -57,6 +58,7 @@ class _Authorizer:
         self.stored = stored
         self.writes = writes
         self.denied: str | None = None
+        self.target = ""  # what the first refusal was of: a table, a function, a command
         self.wrote = False
 
     def __call__(
@@ -65,7 +67,14 @@ class _Authorizer:
         reason = self._decide(action, arg1, arg2, db)
         if reason is None:
             return sqlite3.SQLITE_OK
-        self.denied = self.denied or reason
+        if self.denied is None:
+            self.denied = reason
+            if action == sqlite3.SQLITE_FUNCTION:
+                self.target = arg2 or ""
+            elif action == sqlite3.SQLITE_READ or (action in _WRITES and self.writes):
+                self.target = arg1 or ""
+            else:
+                self.target = _ACTIONS.get(action, "statement")
         return sqlite3.SQLITE_DENY
 
     def _decide(
@@ -264,12 +273,12 @@ def _translate(exc: sqlite3.Error, auth: _Authorizer, deadline: _Deadline) -> SQ
             f"the statement ran past the time limit of {deadline.seconds:g}s and was stopped"
         )
     if auth.denied is not None:
-        return SQLError(f"refused: {auth.denied}")
+        return SQLRefused(f"refused: {auth.denied}", target=auth.target)
     text = str(exc)
     if "one statement at a time" in text:
         return SQLError("refused: one statement at a time (no ';' between statements)")
     if "readonly" in text:
-        return SQLError("refused: this tool only reads")
+        return SQLRefused("refused: this tool only reads", target="write")
     return SQLError(f"the database said: {text}")
 
 

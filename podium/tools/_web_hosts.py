@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from podium.exceptions import ConfigError, ToolError
+from podium.exceptions import AccessRefused, ConfigError, ToolError
 
 SCHEMES = ("http", "https")
 Resolve = Callable[[str, int], Awaitable[list[str]]]
@@ -102,7 +102,8 @@ class HostPolicy:
 
     async def check(self, url: httpx.URL, resolve: Resolve | None = None) -> None:
         """Raise `ToolError` unless `url` may be requested (scheme, host, and the addresses
-        `resolve` gives for a host a pattern admits; the system's resolver by default)."""
+        `resolve` gives for a host a pattern admits; the system's resolver by default); a host
+        the list does not admit is `AccessRefused`, which the run journals."""
         if url.scheme not in SCHEMES:
             raise ToolError(f"only http and https URLs can be fetched, not {str(url)[:200]!r}")
         if url.userinfo:
@@ -112,9 +113,11 @@ class HostPolicy:
             raise ToolError("the URL has no host")
         how = self.admits(host)
         if how is None:
-            raise ToolError(
+            raise AccessRefused(
                 f"host {host!r} is not in the tool's allow-list; it may fetch only from the"
-                " hosts its configuration lists"
+                " hosts its configuration lists",
+                access="host",
+                target=host,
             )
         if how == "pattern":
             port = url.port or (443 if url.scheme == "https" else 80)
@@ -140,9 +143,11 @@ async def _check_public(host: str, addresses: list[str]) -> None:
     for text in addresses:
         address = ipaddress.ip_address(text.split("%")[0])
         if not address.is_global:
-            raise ToolError(
+            raise AccessRefused(
                 f"host {host!r} resolves to the non-public address {str(address)!r}; list it"
-                " exactly in the allow-list to reach it"
+                " exactly in the allow-list to reach it",
+                access="host",
+                target=host,
             )
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 RRF_K = 60
 """Reciprocal rank fusion's constant (the one of Cormack et al., 2009)."""
 MAX_QUERY_WORDS = 32
+SCOPED_DEPTH = 8
+"""How much deeper a search limited to some folders ranks (see `DocumentStore.search`)."""
 DEFAULT_SCHEMA = "podium_documents"
 _WORD = re.compile(r"[^\W_]+")
 
@@ -197,19 +200,30 @@ class DocumentStore:
         )  # fmt: skip
         return report
 
-    async def search(self, query: str, k: int = 5) -> SearchResults:
+    async def search(
+        self, query: str, k: int = 5, *, within: Sequence[str] | None = None
+    ) -> SearchResults:
         """The `k` passages best matching `query`, best first (`k` within 1..100).
+
+        `within`: path prefixes a passage's document must start with (``None``: any). Ranking
+        looks `SCOPED_DEPTH` times deeper then, so a small folder in a large store still
+        fills `k`; past that depth a scoped search may return fewer.
 
         Raises:
             StoreError: the store cannot be read.
         """
-        return await run_sync(self._search, query, max(1, min(k, 100)))
+        scope = None if within is None else tuple(within)
+        return await run_sync(self._search, query, max(1, min(k, 100)), scope)
 
-    def _search(self, query: str, k: int) -> SearchResults:
+    def _search(self, query: str, k: int, within: tuple[str, ...] | None = None) -> SearchResults:
         backend = self._connect()
-        depth = max(4 * k, 40)
+        depth = max(4 * k, 40) * (1 if within is None else SCOPED_DEPTH)
         keyword = backend.keyword(query_words(query), depth)
+        if within is not None:  # another folder's passages are never ranked, fetched or shown
+            keyword = [hit for hit in keyword if hit[0].startswith(within)]
         vector, note = self._vector(backend, query, depth, [sid for sid, _ in keyword])
+        if within is not None:
+            vector = [hit for hit in vector if hit[0].startswith(within)]
         fused: dict[str, dict[str, Any]] = {}
         for rank, (sid, score) in enumerate(keyword, 1):
             fused[sid] = {"score": 1 / (RRF_K + rank), "bm25": score, "bm25_rank": rank}

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pydantic
 
 from podium._sync import run_sync
-from podium.exceptions import ToolError
+from podium.exceptions import AccessRefused, ToolError
 from podium.tools._standard import options
 from podium.tools._tool import Tool
 from podium.tools.documents._store import DEFAULT_SCHEMA, DocumentStore
@@ -32,6 +32,7 @@ class DocumentsOptions(pydantic.BaseModel):
     db_schema: str = pydantic.Field(DEFAULT_SCHEMA, alias="schema", pattern=r"^[A-Za-z_]\w{0,62}$")
     ingest: str | None = None
     prefix: str = ""
+    paths: list[str] | None = pydantic.Field(None, min_length=1)
     k: int = pydantic.Field(5, ge=1, le=100)
     max_k: int = pydantic.Field(20, ge=1, le=100)
     max_passage_chars: int = pydantic.Field(2000, ge=100, le=100_000)
@@ -46,7 +47,16 @@ class DocumentsOptions(pydantic.BaseModel):
             raise ValueError("give `store` (a document store URL), `ingest` (a folder), or both")
         if self.overlap > self.chunk_chars // 2:
             raise ValueError("`overlap` must be at most half of `chunk_chars`")
+        if self.paths is not None and not all(p.strip() for p in self.paths):
+            raise ValueError("`paths` must be non-empty path prefixes, such as `handbook/`")
         return self
+
+    def scope(self) -> list[str] | None:
+        """The path prefixes the tools may return: `paths`, else the folder's `prefix` (if
+        any); ``None``: every document in the store."""
+        if self.paths is not None:
+            return self.paths
+        return [self.prefix] if self.prefix else None
 
 
 def default_store(folder: str) -> str:
@@ -96,7 +106,11 @@ def _results_json(results: SearchResults) -> dict[str, Any]:
     return out
 
 
-def _tools(source: _Source, *, k: int, max_k: int, prefix: str) -> list[Tool]:
+def _tools(
+    source: _Source, *, k: int, max_k: int, prefix: str, paths: Sequence[str] | None = None
+) -> list[Tool]:
+    within = None if paths is None else tuple(paths)
+
     async def search(query: str, k: int = k) -> dict[str, Any]:
         """Search the documents; returns passages, best first, each with a `source_id` to cite.
 
@@ -105,10 +119,16 @@ def _tools(source: _Source, *, k: int, max_k: int, prefix: str) -> list[Tool]:
             k: how many passages.
         """
         store = await source.ready()
-        return _results_json(await store.search(query, min(max(k, 1), max_k)))
+        return _results_json(await store.search(query, min(max(k, 1), max_k), within=within))
 
     async def get(source_id: str) -> dict[str, Any]:
         """Read a passage by its `source_id` (``path#chunk-n``, as search returned it)."""
+        if within is not None and not source_id.startswith(within):
+            raise AccessRefused(  # refused before the store is asked: not even whether it exists
+                f"the document {source_id!r} is outside this tool's folders {list(within)}",
+                access="document",
+                target=source_id,
+            )
         store = await source.ready()
         passage = await store.get(source_id)
         if passage is None:
@@ -128,6 +148,7 @@ def document_tools(
     name: str = "documents",
     k: int = 5,
     max_k: int = 20,
+    paths: Sequence[str] | None = None,
 ) -> list[Tool]:
     """``{name}_search`` and ``{name}_get`` over a document store (read tools).
 
@@ -137,13 +158,19 @@ def document_tools(
         name: the tools' prefix.
         k: passages a search returns unless the model asks for another number.
         max_k: the most passages a search returns.
+        paths: path prefixes of the documents the tools may return (``handbook/``), for a
+            store that holds more than this agent may read; ``None``: all of them. A search
+            leaves the others out; a `get` of one is refused (`AccessRefused`).
     """
     raw: dict[str, Any] = {"k": k, "max_k": max_k}
     if ingest is not None:
         raw["ingest"] = os.fspath(ingest)
+    if paths is not None:
+        raw["paths"] = list(paths)
     if isinstance(store, DocumentStore):
         folder = raw.get("ingest")
-        return _tools(_Source(store, folder, ""), k=k, max_k=max_k, prefix=f"{name}_")
+        source = _Source(store, folder, "")
+        return _tools(source, k=k, max_k=max_k, prefix=f"{name}_", paths=paths)
     if store is not None:
         raw["store"] = os.fspath(store)
     return _build(options(DocumentsOptions, raw, "documents"), prefix=f"{name}_")
@@ -177,7 +204,7 @@ def _build(
         overlap=o.overlap, max_passage_chars=o.max_passage_chars,
     )  # fmt: skip
     source = _Source(store, ingest, o.prefix)
-    return _tools(source, k=min(o.k, o.max_k), max_k=o.max_k, prefix=prefix)
+    return _tools(source, k=min(o.k, o.max_k), max_k=o.max_k, prefix=prefix, paths=o.scope())
 
 
 def make(raw: Mapping[str, Any], base_dir: str | os.PathLike[str] | None = None) -> Sequence[Tool]:
