@@ -17,6 +17,7 @@ from typing import Any
 from podium.events import AnyEvent
 from podium.exceptions import LeaseHeld, PodiumError, RunError
 from podium.runtime import Orchestrator, RunResult
+from podium.runtime._approvals import SYSTEM
 from podium.store._lease import Lease
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,11 @@ class Drives:
         if waiting is not None:
             waiting.set()
 
-    async def resume(self, lease: Lease) -> None:
-        """Drive a run whose lease is in hand (the drive releases it)."""
-        await self.start(lease.run_id, lambda told: self.orch.resume_leased(lease, on_event=told))
+    async def resume(self, lease: Lease, *, by: str) -> None:
+        """Drive a run whose lease is in hand (the drive releases it), resumed by `by`."""
+        await self.start(
+            lease.run_id, lambda told: self.orch.resume_leased(lease, on_event=told, by=by)
+        )
 
     async def resume_orphans(self, name: str, *, limit: int = 10_000) -> int:
         """Resume this workflow's runs that nobody drives (left by a server that stopped or
@@ -114,7 +117,7 @@ class Drives:
             except LeaseHeld:
                 continue  # another process drives it, or its dead driver's lease runs on
             try:
-                await self.resume(lease)
+                await self.resume(lease, by=SYSTEM)  # no one asked: the server takes it over
                 resumed += 1
             except PodiumError as exc:
                 log.warning("could not resume run %s: %s", info.run_id, exc)

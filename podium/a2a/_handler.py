@@ -237,7 +237,7 @@ class PodiumRequestHandler(RequestHandler):
             await self.drives.start(
                 run_id,
                 lambda told: self.orch.run(
-                    wf, goal=goal, inputs=inputs, run_id=run_id, on_event=told
+                    wf, goal=goal, inputs=inputs, run_id=run_id, on_event=told, by=who
                 ),
             )
         except ConfigError as exc:
@@ -279,7 +279,7 @@ class PodiumRequestHandler(RequestHandler):
         except BaseException:
             await self.orch.leases.release(lease)
             raise
-        await self.drives.resume(lease)
+        await self.drives.resume(lease, by=who)
 
     async def _follow(self, task_id: str, *, first: bool) -> AsyncGenerator[Event]:
         """The task (if `first`), then its status and artifact changes until it stops."""

@@ -13,6 +13,7 @@ from podium.cli._inputs import add_import_paths
 from podium.cli._render import duration, plain, short
 from podium.cli._session import Outcome, _drive, load_run
 from podium.cli._store import store_url
+from podium.cli._who import local_user
 from podium.events import AnyEvent
 from podium.runtime import Orchestrator, RunResult, TaskComparison, new_run_id
 
@@ -46,6 +47,7 @@ async def fork_session(
             agent=agent,
             fork_id=fork_id,
             on_event=on_event,
+            by=local_user(),
         )
 
     async with Orchestrator(store=store_url(store)) as orch:

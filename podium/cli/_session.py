@@ -14,6 +14,7 @@ from rich.console import Console
 from podium.cli._inputs import add_import_paths
 from podium.cli._live import RunView, show_live
 from podium.cli._store import store_url
+from podium.cli._who import local_user
 from podium.events import AnyEvent, Usage
 from podium.exceptions import ConfigError
 from podium.metrics import ALERTS_RUN_ID
@@ -159,6 +160,7 @@ async def run_workflow(
             run_id=run_id,
             on_event=on_event,
             upgrade=upgrade,
+            by=local_user(),
         )
 
     chosen = executor_for(workflow.executor, choice=executor, address=ray_address)
@@ -217,7 +219,11 @@ async def resume_run(
             orch: Orchestrator, on_event: Callable[[AnyEvent], Awaitable[None]]
         ) -> Awaitable[RunResult]:
             return orch.resume(
-                run_id, on_event=on_event, workflow=upgrade, upgrade=upgrade is not None
+                run_id,
+                on_event=on_event,
+                workflow=upgrade,
+                upgrade=upgrade is not None,
+                by=local_user(),
             )
 
         try:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from rich.text import Text
 from podium.cli import _render as render
 from podium.cli._app import JsonOption, StoreOption, _reported, app
 from podium.cli._store import store_url
+from podium.cli._who import local_user
 from podium.events import RunFeedback, to_builtins, unencodable
 from podium.exceptions import ConfigError
 from podium.metrics import (
@@ -239,13 +239,6 @@ async def _rate_run(url: str | None, run_id: str, score: int, by: str, comment: 
         return await orch.feedback(run_id, score, by=by, comment=comment)
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in this environment
-        return "cli"
-
-
 @app.command()
 def feedback(
     run_id: Annotated[str, typer.Argument(help="The run to rate.", show_default=False)],
@@ -266,7 +259,7 @@ def feedback(
 ) -> None:
     """Rate a run from 1 to 5; the rating is journaled and counts in `podium stats`."""
     with _reported():
-        who = by if by is not None else _user()
+        who = by if by is not None else local_user()
         for option, text in (("--comment", comment), ("--as", who)):
             problem = unencodable(text, option)
             if problem is not None:  # bytes that are not UTF-8 in an argument

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium.audit import Action
 from podium.events import RunStatus, TaskStatus
 
 JSON = Any
@@ -195,6 +196,8 @@ class RunDetail(RunSummary):
     goal: str | None
     output: JSON = None
     missing: list[str]
+    confidence: float | None = None
+    """The run's measured confidence: its weakest measured step's (``None``: none measured)."""
     tasks: list[TaskOut]
     blackboard: list[BoardEntry]
     usage: list[UsageRow]
@@ -332,12 +335,30 @@ class WorkflowList(BaseModel):
     workflows: list[WorkflowOut]
 
 
+class AuditEntryOut(BaseModel):
+    """One attributed action (see `podium.audit.AuditEntry`)."""
+
+    seq: int
+    ts: float
+    actor: str
+    action: Action
+    target: str
+    details: dict[str, JSON]
+
+
+class AuditOut(BaseModel):
+    run_id: str
+    entries: list[AuditEntryOut]
+
+
 __all__ = [
     "AgentList",
     "AgentOut",
     "ApprovalList",
     "ApprovalOut",
     "Attempt",
+    "AuditEntryOut",
+    "AuditOut",
     "BoardEntry",
     "CancelRequest",
     "ComparedTask",

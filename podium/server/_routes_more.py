@@ -1,13 +1,14 @@
 """The rest of the API: who am I, approvals inbox, compare, agents, workflows, metrics,
-a run's diagnosis."""
+a run's diagnosis and its audit trail."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 
+from podium.audit import audit_run
 from podium.diagnose import diagnose_run
 from podium.metrics import compute_metrics, prometheus_text
 from podium.runtime import RunState, compare_runs
@@ -18,6 +19,8 @@ from podium.server._errors import ERROR_RESPONSES
 from podium.server._models import (
     AgentList,
     ApprovalList,
+    AuditEntryOut,
+    AuditOut,
     ComparedTask,
     Comparison,
     Me,
@@ -87,6 +90,26 @@ async def diagnosis(run_id: str, ctx: Ctx, _who: Reader) -> dict[str, Any]:
     """The run's failure modes from its journal, with their evidence (see ``podium diagnose``)."""
     found: dict[str, Any] = (await diagnose_run(ctx.service.store, run_id)).to_json()
     return found
+
+
+@router.get("/api/runs/{run_id}/audit", response_model=AuditOut, tags=["runs"])
+async def audit(
+    run_id: Annotated[str, Path(min_length=1, max_length=128, description="The run id")],
+    ctx: Ctx,
+    _who: Reader,
+    actor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=256, description="Only this actor's (user:alice or alice)"),
+    ] = None,
+) -> AuditOut:
+    """Who did what, when, in the run, from its journal (see ``podium audit``)."""
+    entries = await audit_run(ctx.service.store, run_id)
+    return AuditOut(
+        run_id=run_id,
+        entries=[
+            AuditEntryOut(**e.to_json()) for e in entries if actor is None or e.done_by(actor)
+        ],
+    )
 
 
 async def _report(

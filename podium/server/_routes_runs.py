@@ -87,9 +87,9 @@ async def list_runs(
     responses={200: {"model": RunSummary, "description": "That run id exists already"}},
 )
 async def submit_run(
-    body: SubmitRequest, ctx: Ctx, _who: Operator, response: Response
+    body: SubmitRequest, ctx: Ctx, who: Operator, response: Response
 ) -> RunSummary:
-    run, created = await ctx.service.submit(body.workflow, body.inputs, body.run_id)
+    run, created = await ctx.service.submit(body.workflow, body.inputs, body.run_id, by=who.user)
     if not created:
         response.status_code = 200
     return run
@@ -154,14 +154,19 @@ async def cancel_run(
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunSummary, status_code=202)
-async def resume_run(run_id: RunId, ctx: Ctx, _who: Operator) -> RunSummary:
-    return await ctx.service.resume(run_id)
+async def resume_run(run_id: RunId, ctx: Ctx, who: Operator) -> RunSummary:
+    return await ctx.service.resume(run_id, by=who.user)
 
 
 @router.post("/runs/{run_id}/fork", response_model=RunSummary, status_code=201)
-async def fork_run(run_id: RunId, body: ForkRequest, ctx: Ctx, _who: Operator) -> RunSummary:
+async def fork_run(run_id: RunId, body: ForkRequest, ctx: Ctx, who: Operator) -> RunSummary:
     return await ctx.service.fork(
-        run_id, body.task, inputs=body.inputs, instruction=body.instruction, agent=body.agent
+        run_id,
+        body.task,
+        inputs=body.inputs,
+        instruction=body.instruction,
+        agent=body.agent,
+        by=who.user,
     )
 
 

@@ -153,7 +153,7 @@ class Service:
     # -- acting -------------------------------------------------------------------------------
 
     async def submit(
-        self, workflow: str, inputs: Mapping[str, JSON], run_id: str | None
+        self, workflow: str, inputs: Mapping[str, JSON], run_id: str | None, *, by: str
     ) -> tuple[RunSummary, bool]:
         """Start a run in the background; ``(run, created)``. An existing `run_id` with the same
         workflow is that run (not started again); with another workflow, a `Conflict`."""
@@ -169,7 +169,9 @@ class Service:
         try:
             await self.runner.start(
                 run_id,
-                lambda on_event: self.orch.run(wf, inputs=inputs, run_id=run_id, on_event=on_event),
+                lambda on_event: self.orch.run(
+                    wf, inputs=inputs, run_id=run_id, on_event=on_event, by=by
+                ),
             )
         except (LeaseHeld, AlreadyDriven):  # the same run id submitted at once: it is that run
             if (existing := await self.store.get_run(run_id)) is None:
@@ -186,20 +188,21 @@ class Service:
             raise Conflict(str(exc)) from None
         return await self.summary(info)
 
-    async def resume(self, run_id: str) -> RunSummary:
+    async def resume(self, run_id: str, *, by: str) -> RunSummary:
         info = await self.info(run_id)
         if info.status in FINAL:
             raise Conflict(f"run {run_id!r} has finished ({info.status}); fork it to run it again")
         lease = await self.orch.leases.acquire(run_id)  # LeaseHeld: driven elsewhere (409)
-        await self._resume_with(lease)
+        await self._resume_with(lease, by=by)
         return await self.run_summary(run_id)
 
-    async def _resume_with(self, lease: Lease) -> None:
+    async def _resume_with(self, lease: Lease, *, by: str) -> None:
         """Drive a run in the background with its lease in hand (the drive releases it)."""
         if self.runner.closing:
             await self.orch.leases.release(lease)
         await self.runner.start(
-            lease.run_id, lambda on_event: self.orch.resume_leased(lease, on_event=on_event)
+            lease.run_id,
+            lambda on_event: self.orch.resume_leased(lease, on_event=on_event, by=by),
         )
 
     async def cancel(self, run_id: str, reason: str, *, by: str) -> RunSummary:
@@ -217,6 +220,7 @@ class Service:
         inputs: Mapping[str, JSON] | None,
         instruction: str | None,
         agent: str | None,
+        by: str,
     ) -> RunSummary:
         await self.info(run_id)
         fork_id = new_run_id()
@@ -230,6 +234,7 @@ class Service:
                 agent=agent,
                 fork_id=fork_id,
                 on_event=on_event,
+                by=by,
             ),
         )
         return await self.run_summary(fork_id)
@@ -264,7 +269,7 @@ class Service:
             )
             if resume:
                 handed = True  # the drive releases it
-                await self._resume_with(lease)
+                await self._resume_with(lease, by=by)
         finally:
             if not handed:
                 await self.orch.leases.release(lease)

@@ -1,0 +1,54 @@
+"""`podium audit RUN`: what people did with the CLI is theirs (the login name, or ``--as``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from podium.cli._who import local_user
+from tests.cli.helpers import invoke, invoke_json
+
+GATED = Path(__file__).parents[1] / "server" / "data" / "gated.yaml"  # `send` needs approval
+ME = f"user:{local_user()}"
+
+
+def park(store: str, run_id: str) -> None:
+    code, parked = invoke_json("run", GATED, "--store", store, "--run-id", run_id)
+    assert (code, parked["status"]) == (1, "waiting")
+
+
+def test_submit_approve_resume_and_cancel_from_the_cli_are_attributed(store: str) -> None:
+    park(store, "r1")
+    assert invoke("approve", "r1", "--as", "alice", "--no-resume", "--store", store).exit_code == 0
+    code, resumed = invoke_json("resume", "r1", "--store", store)
+    assert (code, resumed["status"]) == (0, "succeeded")
+    code, entries = invoke_json("audit", "r1", "--store", store)
+    assert code == 0
+    people = [
+        (e["actor"], e["action"])
+        for e in entries
+        if not e["actor"].startswith(("agent:", "podium"))
+    ]
+    assert people == [(ME, "submitted"), ("user:alice", "approval granted"), (ME, "resumed")]
+
+    park(store, "r2")
+    assert invoke("cancel", "r2", "--store", store).exit_code == 0
+    _, cancelled = invoke_json("audit", "r2", "--store", store, "--actor", ME)
+    assert [e["action"] for e in cancelled] == ["submitted", "cancelled"]
+    _, as_someone = invoke_json("audit", "r2", "--store", store, "--actor", "nobody")
+    assert as_someone == []
+    assert (
+        "no action by nobody" in invoke("audit", "r2", "--store", store, "--actor", "nobody").stdout
+    )
+
+
+def test_the_audit_table_has_a_row_an_action(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line a row, to count them
+    park(store, "r1")
+    table = invoke("audit", "r1", "--store", store)
+    assert table.exit_code == 0
+    header, *rows = table.stdout.splitlines()
+    assert header.split() == ["seq", "time", "actor", "action", "target", "details"]
+    assert len(rows) == 6  # submitted, plan, draft started and succeeded, approval asked, waiting
+    assert rows[0].split()[3:5] == [ME, "submitted"]
