@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from podium.events import ToolCalled
-from podium.exceptions import ToolError
+from podium.events import AccessDenied, ToolCalled
+from podium.exceptions import AccessRefused, ToolError
 from podium.models._base import ToolResultMessage
 from podium.reliability._output import clip_text
 from podium.tools._calls import CallTool, ToolCallInput, call_tool
@@ -105,21 +105,37 @@ class ToolBox:
 
     def call_sync(self, name: str, /, **arguments: JSON) -> JSON:
         """`call` from a plain (sync) agent, which runs on a worker thread."""
-        if name not in self._tools:
-            raise ToolError(f"unknown tool {name!r}; available: {sorted(self._tools) or 'none'}")
         loop = self._loop
-        if loop is None or loop.is_closed():
-            raise ToolError("these tools belong to a finished attempt")
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        unusable = loop is None or loop.is_closed() or running is loop
+        if name not in self._tools and unusable:  # else `run` refuses it, journaled
+            raise ToolError(f"unknown tool {name!r}; available: {sorted(self._tools) or 'none'}")
+        if loop is None or loop.is_closed():
+            raise ToolError("these tools belong to a finished attempt")
         if running is loop:
             raise ToolError(
                 f"call_sync({name!r}) from the event loop's thread would wait on itself: in an"
                 " async agent, use `await call.tools.call(...)`"
             )
         return asyncio.run_coroutine_threadsafe(self.call(name, **arguments), loop).result()
+
+    async def _refused(self, exc: AccessRefused, name: str, call_id: str) -> None:
+        """Journal a call refused for reaching outside the agent's tools or the tool's scope."""
+        _, task_id, agent, attempt = self.ids
+        await self._emit(
+            AccessDenied,
+            task=task_id,
+            agent=agent,
+            attempt=attempt,
+            access=exc.access,
+            target=exc.target,
+            reason=str(exc),
+            tool=name,
+            call_id=call_id,
+        )
 
     async def run(
         self, name: str, arguments: dict[str, JSON], call_id: str
@@ -132,8 +148,12 @@ class ToolBox:
         error: str | None = None
         key = action = ""
         replayed = False
+        refused: AccessRefused | None = None
         if tool is None:
             error = f"unknown tool {name!r}; available: {sorted(self._tools) or 'none'}"
+            refused = AccessRefused(
+                f"{name!r} is not one of agent {agent!r}'s tools", access="tool", target=name
+            )
         else:
             action = action_hash(tool.name, arguments)
             key = self._keys.key(tool, action)
@@ -148,8 +168,14 @@ class ToolBox:
                 result, replayed = outcome.result, outcome.replayed
             except ToolError as exc:
                 error = str(exc)
+                refused = exc if isinstance(exc, AccessRefused) else None
         latency = time.perf_counter() - started
+        if refused is not None:
+            await self._refused(refused, name, call_id)
         effect = tool.effect if tool is not None else "read"
+        undo = None  # made once, when the call took effect (a replay's undo is the first one's)
+        if tool is not None and tool.compensate is not None and error is None and not replayed:
+            undo = tool.compensate.make(arguments, result)
         content = error if error is not None else result_text(result)
         content, size, digest = clip_text(content, self._max_chars)
         recorded = content if size is not None and error is None else result
@@ -169,6 +195,7 @@ class ToolBox:
             replayed=replayed,
             result_chars=size,
             result_sha256=digest,
+            undo=undo,
         )
         message = ToolResultMessage(
             call_id=call_id, name=name, content=content, is_error=error is not None

@@ -8,7 +8,6 @@ being told what will be undone.
 from __future__ import annotations
 
 import asyncio
-import getpass
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +19,7 @@ from podium.cli._app import EXIT_USAGE, JsonOption, StoreOption, _reported, app
 from podium.cli._inputs import add_import_paths
 from podium.cli._session import load_run
 from podium.cli._store import store_url
+from podium.cli._who import local_user
 from podium.exceptions import ConfigError
 from podium.plan._task import Compensation
 from podium.runtime import Orchestrator, RunState
@@ -36,23 +36,41 @@ def describe(comp: Compensation) -> str:
     return f"agent {comp.agent}: {comp.instruction}"
 
 
+def describe_undo(state: RunState, uid: str) -> str:
+    """The undo of a task or of a tool call (`uid`), in a line."""
+    called = state.call_undos.get(uid)
+    if called is None:
+        comp = state.tasks[uid].task.compensate
+        assert comp is not None
+        return describe(comp)
+    undo = called.undo or {}
+    if "error" in undo:
+        return f"tool {undo.get('tool')}: its arguments could not be made: {undo['error']}"
+    arguments = undo.get("arguments")
+    args = ", ".join(f"{k}={v!r}" for k, v in (arguments or {}).items())
+    return f"tool {undo.get('tool')}({args}), undoing {called.tool}"
+
+
 def plan_lines(state: RunState, tasks: list[str]) -> list[str]:
     """What a rollback will undo, in the order it will."""
     lines = []
-    for tid in tasks:
-        comp = state.tasks[tid].task.compensate
-        assert comp is not None
-        last = state.compensations.get(tid)
+    for uid in tasks:
+        last = state.compensations.get(uid)
         again = f" (again: it {last.phase})" if last is not None else ""
-        lines.append(f"  {tid}: {describe(comp)}{again}")
+        lines.append(f"  {uid}: {describe_undo(state, uid)}{again}")
     return lines
 
 
 def outcome_json(state: RunState) -> dict[str, JSON]:
     """The rollback as `--json` prints it."""
     undone = [
-        {"task": tid, "phase": c.phase, "error": c.error.message if c.error else None}
-        for tid, c in state.compensations.items()
+        {
+            "task": c.task,
+            "call": c.call or None,
+            "phase": c.phase,
+            "error": c.error.message if c.error else None,
+        }
+        for c in state.compensations.values()
     ]
     return {
         "run_id": state.run_id,
@@ -80,7 +98,8 @@ def rollback(
         str | None, typer.Option("--as", metavar="NAME", help="Who rolls back (recorded).")
     ] = None,
 ) -> None:
-    """Undo a finished run's tasks that declare `compensate:`, latest first (journaled)."""
+    """Undo a finished run's tasks and tool calls that declare `compensate:`, latest first
+    (journaled)."""
     console = Console(stderr=as_json)
     with _reported(run_id):
         state, _ = asyncio.run(load_run(run_id, store=store))
@@ -100,12 +119,12 @@ def rollback(
                 )
                 raise typer.Exit(EXIT_USAGE)
             add_import_paths(state.workflow.get("path"))
-            state = asyncio.run(_rollback(run_id, store=store, by=by or getpass.getuser()))
+            state = asyncio.run(_rollback(run_id, store=store, by=by or local_user()))
     status = rollback_status(state)
     if as_json:
         typer.echo(render.dump_json(outcome_json(state)))
     elif status == "none":
-        console.print(Text(f"run {run_id}: no task of it declares `compensate:`"))
+        console.print(Text(f"run {run_id}: nothing it did declares `compensate:`"))
     else:
         for tid, c in state.compensations.items():
             error = f": {c.error.message}" if c.error is not None else ""

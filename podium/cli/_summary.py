@@ -34,6 +34,7 @@ from podium.events import (
     Usage,
 )
 from podium.runtime import RunState
+from podium.runtime._state import run_confidence
 
 PLANNER = "(planner)"
 """The row of the planner's model calls (they belong to no agent)."""
@@ -80,7 +81,7 @@ def agent_totals(events: Iterable[AnyEvent], *, now: float) -> dict[str, AgentTo
 
 def run_line(state: RunState, *, now: float) -> Text:
     """``took 1.20s · 1,234 tokens (1,000 in, 234 out) · $0.0012`` (so far, for a run that has
-    not ended)."""
+    not ended), and the run's measured confidence when a task measured one."""
     end = state.ended_ts if state.ended_ts is not None else now
     usage = state.usage
     total = usage.input_tokens + usage.output_tokens
@@ -90,6 +91,9 @@ def run_line(state: RunState, *, now: float) -> Text:
         f"{total:,} tokens ({usage.input_tokens:,} in, {usage.output_tokens:,} out)",
         f"${usage.cost_usd:.4f}",
     ]
+    confidence = run_confidence(state)
+    if confidence is not None:
+        parts.append(f"confidence {confidence:.2f} (weakest step)")
     return Text(" · ".join(parts))
 
 

@@ -17,6 +17,7 @@ JSON = Any
 _EXPR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])?"
 _PATH = re.compile(rf"^(inputs|tasks|item)((?:\[\d+\])?(?:\.{_NAME})*)$")
+_CALL_PATH = re.compile(rf"^(arguments|result)((?:\[\d+\])?(?:\.{_NAME})*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +123,33 @@ def render(template: str, scope: Mapping[str, JSON]) -> JSON:
     if whole is not None:
         return resolve(_parse(whole.group(1)), scope)
     return _EXPR.sub(lambda m: _as_text(resolve(_parse(m.group(1)), scope)), template)
+
+
+def render_call(value: JSON, arguments: Mapping[str, JSON], result: JSON) -> JSON:
+    """Fill in the templates of a tool call's undo (`podium.tools.Undo`), in strings at any
+    depth of `value`: ``{{ arguments.NAME[.field…] }}`` and ``{{ result[.field…] }}`` look up
+    the call's arguments and its result; a string that is one reference keeps the value's type.
+
+    Raises:
+        TemplateError: a reference that is malformed or names what the call does not have.
+    """
+    if isinstance(value, list):
+        return [render_call(v, arguments, result) for v in value]
+    if isinstance(value, dict):
+        return {k: render_call(v, arguments, result) for k, v in value.items()}
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    scope = {"arguments": arguments, "result": result}
+
+    def lookup(expr: str) -> JSON:
+        m = _CALL_PATH.match(expr)
+        if m is None:
+            raise TemplateError(
+                f"cannot understand {{{{ {expr} }}}}; use arguments.NAME or result[.field]"
+            )
+        return _walk(scope[m.group(1)], tuple(p for p in m.group(2).split(".") if p), expr)
+
+    whole = _EXPR.fullmatch(value.strip())
+    if whole is not None:
+        return lookup(whole.group(1))
+    return _EXPR.sub(lambda m: _as_text(lookup(m.group(1))), value)

@@ -1,6 +1,8 @@
 """Undoing what a run did: compensations, run in the saga pattern.
 
-A task may say how to undo it (`Task.compensate`: a tool to call or an agent to ask). When a run
+A task may say how to undo it (`Task.compensate`: a tool to call or an agent to ask), and so may
+a side-effecting tool, for each of its calls (`podium.tools.Undo`; the undo call is journaled
+with the call, `ToolCalled.undo`, and a task's own `compensate` replaces its calls'). When a run
 fails or is cancelled after such tasks succeeded — or when an operator asks (`podium rollback`)
 — their undos run one at a time, the latest success first. Each is journaled as it starts and as
 it ends (`TaskCompensated`), under the run's lease, so a crash in between is seen on resume: an
@@ -18,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from podium.agents import Agent
-from podium.events import AnyEvent, ErrorInfo, TaskCompensated
+from podium.events import AnyEvent, ErrorInfo, TaskCompensated, ToolCalled
 from podium.exceptions import (
     ConfigError,
     LeaseHeld,
@@ -87,7 +89,8 @@ def rollback_status(state: RunState) -> Rollback:
 
 
 def check_undos(workflow: Workflow, agents: Mapping[str, Agent]) -> None:
-    """Refuse, before a run starts, undos naming an agent or a tool the run will not have.
+    """Refuse, before a run starts, undos (of tasks and of tools) naming an agent or a tool the
+    run will not have.
 
     Raises:
         PlanValidationError: every such undo, with its file and line where known.
@@ -106,6 +109,13 @@ def check_undos(workflow: Workflow, agents: Mapping[str, Agent]) -> None:
             continue
         file, line = workflow.locate(task.id, "compensate") if workflow.locate else (None, None)
         problems.append(Problem(message, where=f"task {task.id!r}", file=file, line=line))
+    for agent in agents.values():
+        for t in agent.tools:
+            if t.compensate is not None and t.compensate.tool not in tools:
+                message = (
+                    f"undo tool {t.compensate.tool!r} is not a tool of any agent: give it to one"
+                )
+                problems.append(Problem(message, where=f"tool {t.name!r} of agent {agent.name!r}"))
     if problems:
         raise PlanValidationError(problems)
 
@@ -143,29 +153,33 @@ class Compensator:
         for tid in to_undo(self.state, retry_failed=retry_failed):
             await self.undo(tid)
 
-    async def undo(self, tid: str) -> None:
-        """Undo one task: journal the start, run the undo, journal how it ended."""
+    async def undo(self, uid: str) -> None:
+        """Undo one task, or one tool call (`uid` is then a `call_undo_id`): journal the start,
+        run the undo, journal how it ended."""
         journal, state = self.journal, self.state
-        task = state.tasks[tid].task
-        assert task.compensate is not None
-        key = undo_key(state.run_id, tid)
-        await journal.emit_now(TaskCompensated, task=tid, phase="started", key=key, by=self.by)
+        called = state.call_undos.get(uid)
+        tid = called.task if called is not None else uid
+        call = uid if called is not None else ""
+        key = undo_key(state.run_id, tid) + (f"/{uid.partition('/')[2]}" if call else "")
+        begun = {"task": tid, "key": key, "by": self.by, "call": call}
+        await journal.emit_now(TaskCompensated, phase="started", **begun)
         try:
-            result = await self._run(task, task.compensate, key)
+            if called is not None:
+                result = await self._undo_call(called, key)
+            else:
+                task = state.tasks[tid].task
+                assert task.compensate is not None
+                result = await self._run(task, task.compensate, key)
         except asyncio.CancelledError:
             raise
         except StoreError:
             raise  # the journal cannot be written: the undo stays "started", for the next try
         except Exception as exc:  # the undo's own failure (user code): journaled, the rest go on
             error = ErrorInfo(type=type(exc).__name__, message=str(exc))
-            log.warning("run %s: undoing task %r failed: %s", state.run_id, tid, exc)
-            await journal.emit_now(
-                TaskCompensated, task=tid, phase="failed", key=key, error=error, by=self.by
-            )
+            log.warning("run %s: undoing %r failed: %s", state.run_id, uid, exc)
+            await journal.emit_now(TaskCompensated, phase="failed", error=error, **begun)
         else:
-            await journal.emit_now(
-                TaskCompensated, task=tid, phase="succeeded", key=key, result=result, by=self.by
-            )
+            await journal.emit_now(TaskCompensated, phase="succeeded", result=result, **begun)
 
     def _scope(self, task: Task) -> dict[str, JSON]:
         state = self.state
@@ -193,6 +207,31 @@ class Compensator:
             async with asyncio.timeout(self.orch.reliability.tool_timeout_s):
                 return await tool.call(arguments, context)
         return await self._ask(task, comp, scope)
+
+    async def _undo_call(self, called: ToolCalled, key: str) -> JSON:
+        """Call the undo journaled with a tool call (`ToolCalled.undo`)."""
+        undo = called.undo or {}
+        name = str(undo.get("tool", ""))
+        if "error" in undo:
+            raise TaskError(
+                f"the undo of {called.tool!r} could not be made: {undo['error']}", kind="undo"
+            )
+        tool = self.tools.get(name)
+        if tool is None:
+            raise ConfigError(
+                f"a call of {called.tool!r} is undone by tool {name!r}, which none of the run's"
+                " agents has: give the tool to one of them"
+            )
+        arguments = undo.get("arguments")
+        context = ToolContext(
+            run_id=self.state.run_id,
+            task_id=called.task,
+            agent=called.agent,
+            call_id="compensate",
+            idempotency_key=key,
+        )
+        async with asyncio.timeout(self.orch.reliability.tool_timeout_s):
+            return await tool.call(arguments if isinstance(arguments, dict) else {}, context)
 
     async def _ask(self, task: Task, comp: Compensation, scope: dict[str, JSON]) -> JSON:
         """Give the undo to an agent, as an attempt of a task of its own (``ID.undo``)."""

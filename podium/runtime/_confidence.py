@@ -36,12 +36,16 @@ from podium.verify._confidence import (
 JSON = Any
 
 
-def confidence_of(call: AttemptCall, agents: Mapping[str, Agent]) -> Confidence | None:
-    """The task's `Confidence`, or else its agent's."""
+def confidence_of(
+    call: AttemptCall, agents: Mapping[str, Agent], default: Confidence | None = None
+) -> Confidence | None:
+    """The task's `Confidence`, or else its agent's, or else the workflow's `default`."""
     if call.input.task.confidence is not None:
         return call.input.task.confidence
     spec = agents.get(call.input.agent)
-    return spec.confidence if spec is not None else None
+    if spec is not None and spec.confidence is not None:
+        return spec.confidence
+    return default
 
 
 async def sampled(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium.events import Usage
-from podium.runtime._state import RunState
+from podium.runtime._state import RunState, run_confidence
 
 JSON = Any
 
@@ -26,6 +26,9 @@ class RunResult:
         usage: tokens and cost of the whole run.
         elapsed_s: from submission to the end (or to now, while running).
         missing: tasks a partially succeeded run did without.
+        confidence: the run's measured confidence, its weakest step's: the lowest of the
+            confidences measured for the tasks that succeeded (``None``: none was measured; see
+            `podium.verify.Confidence`).
     """
 
     run_id: str
@@ -37,6 +40,7 @@ class RunResult:
     usage: Usage = field(default_factory=Usage)
     elapsed_s: float = 0.0
     missing: list[str] = field(default_factory=list)
+    confidence: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +63,7 @@ class RunResult:
             ),
             elapsed_s=max(0.0, end - state.created_ts),
             missing=list(state.missing),
+            confidence=run_confidence(state),
         )
 
     def to_json(self) -> dict[str, JSON]:
@@ -77,6 +82,7 @@ class RunResult:
             },
             "elapsed_s": round(self.elapsed_s, 4),
             "missing": self.missing,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
 
 

@@ -76,6 +76,7 @@ class Verifier:
         goal_checks: what a run from a goal checks its final outputs with (`Policy.goal_checks`).
         similarity: compares text samples of a task with `Confidence.samples` (default: the
             overlap of their words).
+        confidence: the `Confidence` of tasks whose task and agent set none (`Policy.confidence`).
     """
 
     def __init__(
@@ -86,8 +87,10 @@ class Verifier:
         encoder: Encoder | None = None,
         goal_checks: bool | Sequence[Check] = True,
         similarity: Similarity | None = None,
+        confidence: Confidence | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.confidence = confidence
         self.resolve = resolve
         self.encoder = encoder
         self.goal_checks = goal_checks
@@ -99,7 +102,7 @@ class Verifier:
         return call.input.task.checks + own if own else call.input.task.checks
 
     async def execute(self, call: AttemptCall, next: ExecuteAttempt) -> AttemptOutcome:
-        spec = confidence_of(call, self.supervisor.agents)
+        spec = confidence_of(call, self.supervisor.agents, self.confidence)
         try:
             outcome, agreed = await self._attempt(call, next, spec)
         except ConfigError as exc:  # every attempt would hit it: the run stops

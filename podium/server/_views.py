@@ -22,6 +22,7 @@ from podium.events import (
 )
 from podium.policy import Approval
 from podium.runtime import RunState
+from podium.runtime._state import run_confidence
 from podium.server._attempts import attempts_by_task, error_out
 from podium.server._models import (
     ApprovalOut,
@@ -97,6 +98,7 @@ def detail(
         goal=submitted.goal if submitted is not None else None,
         output=state.output,
         missing=list(state.missing),
+        confidence=run_confidence(state),
         tasks=_tasks(state, events),
         blackboard=_board(events),
         usage=_usage(events),

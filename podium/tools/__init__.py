@@ -9,7 +9,16 @@ from podium.tools._effects import (
     effect_key,
     task_hash,
 )
-from podium.tools._tool import EFFECTS, Effect, Tool, ToolContext, result_text, to_json_value, tool
+from podium.tools._tool import (
+    EFFECTS,
+    Effect,
+    Tool,
+    ToolContext,
+    Undo,
+    result_text,
+    to_json_value,
+    tool,
+)
 
 __all__ = [
     "EFFECTS",
@@ -19,6 +28,7 @@ __all__ = [
     "Tool",
     "ToolContext",
     "ToolGate",
+    "Undo",
     "action_hash",
     "canonical_json",
     "effect_key",

@@ -41,6 +41,41 @@ class ToolContext:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Undo:
+    """How to undo a call of a side-effecting tool that succeeded, should its run fail or be
+    cancelled later (a saga's compensating step, at the level of one call).
+
+    `tool` names the undo tool; `arguments` makes its arguments from the call's arguments and
+    result (in a workflow file, templates over ``{{ arguments.NAME }}`` and ``{{ result... }}``).
+    They are made when the call succeeds and journaled with it (`ToolCalled.undo`), so an undo
+    after a crash, or on request (`podium rollback`), calls exactly what was recorded.
+
+    Example::
+
+        book = Tool.from_function(
+            book_room,
+            effect="write",
+            compensate=Undo(tool="cancel_booking", arguments=lambda a, r: {"id": r["id"]}),
+        )
+    """
+
+    tool: str
+    arguments: Callable[[dict[str, JSON], JSON], dict[str, JSON]]
+
+    def make(self, arguments: dict[str, JSON], result: JSON) -> dict[str, JSON]:
+        """The undo call as journaled: ``{"tool", "arguments"}``, or ``{"tool", "error"}`` when
+        the arguments cannot be made (the undo then fails visibly instead of guessing)."""
+        try:
+            made = self.arguments(arguments, result)
+            made = to_json_value(made, self.tool)
+        except Exception as exc:  # user code: recorded, never raised into the call that succeeded
+            return {"tool": self.tool, "error": f"{type(exc).__name__}: {exc}"}
+        if not isinstance(made, dict):
+            return {"tool": self.tool, "error": f"its arguments are a {type(made).__name__}"}
+        return {"tool": self.tool, "arguments": made}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tool:
     """A function a model may call.
 
@@ -56,6 +91,8 @@ class Tool:
     function: Callable[..., Any]
     _validator: pydantic.TypeAdapter[Any] = field(repr=False)
     _context_param: str | None = field(default=None, repr=False)
+    compensate: Undo | None = None
+    """How to undo a successful call (see `Undo`); only for a ``write`` or ``irreversible`` tool."""
 
     @classmethod
     def from_function(
@@ -65,9 +102,15 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         effect: Effect = "read",
+        compensate: Undo | None = None,
     ) -> Tool:
         if effect not in EFFECTS:
             raise ConfigError(f"tool effect must be one of {EFFECTS}, not {effect!r}")
+        if compensate is not None and effect == "read":
+            raise ConfigError(
+                f"tool {name or function.__name__!r} reads only: it has nothing to undo"
+                " (give it effect 'write' or 'irreversible', or drop `compensate`)"
+            )
         hints = get_type_hints(function)
         sig = inspect.signature(function)
         fields: dict[str, Any] = {}
@@ -93,6 +136,7 @@ class Tool:
             function=function,
             _validator=pydantic.TypeAdapter(model),
             _context_param=context_param,
+            compensate=compensate,
         )
 
     def spec(self) -> ToolSpec:
@@ -162,7 +206,11 @@ def tool(function: Callable[..., Any], /) -> Tool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, effect: Effect = "read"
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effect: Effect = "read",
+    compensate: Undo | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -173,6 +221,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     effect: Effect = "read",
+    compensate: Undo | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a `Tool`.
 
@@ -188,6 +237,8 @@ def tool(
         return Tool.from_function(function)
 
     def wrap(fn: Callable[..., Any]) -> Tool:
-        return Tool.from_function(fn, name=name, description=description, effect=effect)
+        return Tool.from_function(
+            fn, name=name, description=description, effect=effect, compensate=compensate
+        )
 
     return wrap

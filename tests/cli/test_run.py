@@ -26,6 +26,7 @@ RESULT_KEYS = {
     "usage",
     "elapsed_s",
     "missing",
+    "confidence",
 }
 
 

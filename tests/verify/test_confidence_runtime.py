@@ -303,3 +303,69 @@ tasks:
     assert workflow.plan.tasks["q"].confidence == Confidence(samples=2, min=0.6, on_low="fail")
     [agent] = workflow.agents
     assert agent.confidence == Confidence(samples=3)
+
+
+async def test_a_workflow_wide_confidence_applies_where_task_and_agent_set_none() -> None:
+    model = answers(OFF_TOPIC, GOOD, "Bananas are yellow.")
+    wf = Workflow(
+        name="q",
+        plan=Plan([Task(id="q", agent="w", instruction=QUESTION)]),
+        policy=Policy(confidence=Confidence(samples=3, min=0.9, on_low="fail")),
+    )
+    result, journal = await run_plan(wf, Agent(name="w", model=model))
+    assert len(model.requests) == 3  # the workflow's samples
+    [measured] = of(journal, ConfidenceMeasured)
+    assert measured.min == 0.9
+    assert measured.action == "fail"
+    assert result.status == "failed"
+
+
+async def test_a_tasks_own_confidence_wins_over_the_workflows() -> None:
+    model = answers(GOOD)
+    wf = Workflow(
+        name="q",
+        plan=Plan([Task(id="q", agent="w", instruction=QUESTION, confidence=Confidence())]),
+        policy=Policy(confidence=Confidence(samples=3, min=0.9)),
+    )
+    result, _ = await run_plan(wf, Agent(name="w", model=model))
+    assert len(model.requests) == 1
+    assert result.status == "succeeded"
+
+
+async def test_the_run_is_as_confident_as_its_weakest_measured_step() -> None:
+    async def sure(call: TaskCall) -> str:
+        return GOOD
+
+    said = iter([GOOD, OFF_TOPIC, ALSO_GOOD])
+
+    async def unsure(call: TaskCall) -> str:
+        return next(said)
+
+    plan = Plan(
+        [
+            Task(id="a", agent="sure", instruction=QUESTION, confidence=Confidence(samples=2)),
+            Task(id="b", agent="unsure", instruction=QUESTION, confidence=Confidence(samples=3)),
+            Task(id="c", agent="sure", instruction=QUESTION),  # not measured
+        ]
+    )
+    agents = [Agent(name="sure", function=sure), Agent(name="unsure", function=unsure)]
+    async with Orchestrator(agents=agents, store="memory://") as orch:
+        result = await orch.run(Workflow(name="w", plan=plan))
+        events = await orch.events(result.run_id)
+    by_task = {e.task: e.confidence for e in events if isinstance(e, ConfidenceMeasured)}
+    assert set(by_task) == {"a", "b"}
+    assert by_task["a"] == 1.0
+    assert result.confidence == min(by_task.values()) == by_task["b"] < 1.0
+    assert result.to_json()["confidence"] == round(by_task["b"], 4)
+
+
+def test_a_workflow_file_sets_the_default_and_a_workflows_tightens_the_operators() -> None:
+    wf = load_workflow_text(
+        "name: q\nagents: {w: {model: test}}\npolicy:\n  confidence: {samples: 2, min: 0.5}\n"
+        "tasks:\n  - {id: q, agent: w}\n"
+    )
+    assert wf.policy is not None
+    assert wf.policy.confidence == Confidence(samples=2, min=0.5)
+    operator = Policy(confidence=Confidence(min=0.7, on_low="fail"))
+    both = operator.tightened(wf.policy).confidence
+    assert both == Confidence(samples=2, min=0.7, on_low="fail")
