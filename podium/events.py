@@ -85,6 +85,8 @@ class RunSubmitted(Event, frozen=True, kw_only=True):
     """The SHA-256 of the workflow's definition (plan, agents, tools, policy; see
     `podium.plan.Workflow.digest`): the run is bound to it, and resuming it with another workflow
     is refused unless it is upgraded on purpose (`RunUpgraded`)."""
+    by: str = ""
+    """Who submitted the run (a user name, ``mcp:CLIENT``; empty when the caller gave none)."""
 
 
 class RunForked(Event, frozen=True, kw_only=True):
@@ -95,6 +97,8 @@ class RunForked(Event, frozen=True, kw_only=True):
     parent: str
     task: str
     changes: dict[str, JSON] = {}
+    by: str = ""
+    """Who forked the run."""
 
 
 class PlanAccepted(Event, frozen=True, kw_only=True):
@@ -176,6 +180,10 @@ class ToolCalled(TaskEvent, frozen=True, kw_only=True):
     action_hash: str = ""
     """For a side-effecting call, the SHA-256 of the tool and its arguments: an approval of that
     action is used up by the call (one approval, one execution)."""
+    undo: dict[str, JSON] | None = None
+    """For a successful call of a tool that declares `compensate`: the call that undoes it,
+    ``{"tool", "arguments"}`` (or ``{"tool", "error"}`` when its arguments could not be made),
+    made from this call's arguments and result and run if the run fails or is cancelled."""
 
 
 class Handoff(TaskEvent, frozen=True, kw_only=True):
@@ -274,9 +282,10 @@ class RunFailed(Event, frozen=True, kw_only=True):
 
 
 class RunCancelled(Event, frozen=True, kw_only=True):
-    """The run was cancelled by a caller."""
+    """The run was cancelled by a caller (`by`, when it said who)."""
 
     reason: str = "cancelled"
+    by: str = ""
 
 
 class PlanProposed(Event, frozen=True, kw_only=True):
@@ -424,7 +433,10 @@ class RunWaiting(Event, frozen=True, kw_only=True):
 
 
 class RunResumed(Event, frozen=True, kw_only=True):
-    """A waiting or interrupted run continues."""
+    """A waiting or interrupted run continues: resumed by `by`, or by the approval that let it
+    go on (its approver)."""
+
+    by: str = ""
 
 
 class RunInterrupted(Event, frozen=True, kw_only=True):
@@ -460,8 +472,9 @@ class RunUpgraded(Event, frozen=True, kw_only=True):
 
 
 class TaskCompensated(TaskEvent, frozen=True, kw_only=True):
-    """A step of undoing a task that succeeded (its `compensate:`), after the run failed or was
-    cancelled, or on request (`podium rollback`): ``started``, then ``succeeded`` or ``failed``.
+    """A step of undoing a task that succeeded (its `compensate:`), or one call of a tool that
+    declares how to undo it (`call`), after the run failed or was cancelled, or on request
+    (`podium rollback`): ``started``, then ``succeeded`` or ``failed``.
 
     `key` is the undo's idempotency key, the same every time it runs, so an undo started before
     a crash and run again lands once. `by` names who asked for a rollback on request.
@@ -472,6 +485,9 @@ class TaskCompensated(TaskEvent, frozen=True, kw_only=True):
     result: JSON = None
     error: ErrorInfo | None = None
     by: str = ""
+    call: str = ""
+    """Set when one tool call is undone rather than the whole task: the call's undo id
+    (``TASK/TOOL#N``, the N-th undoable call of the task; see `ToolCalled.undo`)."""
 
 
 class ProvenanceTainted(TaskEvent, frozen=True, kw_only=True):
@@ -543,6 +559,49 @@ class ContextDrifted(TaskEvent, frozen=True, kw_only=True):
     action: Literal["retry", "accept", "fail"]
 
 
+class AccessDenied(TaskEvent, frozen=True, kw_only=True):
+    """An access outside what was granted was refused; the refusal itself is what makes
+    sense for the access, this event is that it happened.
+
+    `access` says what kind: ``context_read`` or ``context_write`` (a blackboard key outside
+    the task's `reads`/`writes` or its agent's; the attempt fails with ``context_scope``),
+    ``tool`` (a tool not on the agent's list; the model gets a tool error), or ``sql``,
+    ``document`` and ``host`` (a table, a document or a host outside the tool's scope; a tool
+    error too). `target` is what was refused (the key, the tool, the table, the document's id,
+    the host), `tool` and `call_id` the call that tried, and `reason` the message.
+    """
+
+    agent: str = ""
+    attempt: int = 1
+    access: str
+    target: str
+    reason: str
+    tool: str = ""
+    call_id: str = ""
+
+
+class GuardrailDecided(TaskEvent, frozen=True, kw_only=True):
+    """A guardrail looked at the input or output of an attempt, a model call or a tool call
+    (`stage`, `direction`) and decided: ``redact`` (what went on was redacted), ``block`` (the
+    attempt failed with ``guardrail``; at a tool call, the model got a tool error instead),
+    ``flag`` (it went through, noted) or ``allow`` (journaled for guardrails set to audit).
+
+    `findings` counts what was found by kind (an entity type, a rule): the values found are
+    never journaled, nor in `reason`. `tool` and `call_id` name the tool call.
+    """
+
+    agent: str
+    attempt: int = 1
+    guardrail: str
+    stage: Literal["attempt", "model", "tool"]
+    direction: Literal["input", "output"]
+    decision: Literal["allow", "redact", "block", "flag"]
+    reason: str = ""
+    findings: dict[str, int] = {}
+    tool: str = ""
+    call_id: str = ""
+
+
 AnyEvent = (
     RunSubmitted
     | PlanAccepted
@@ -582,6 +641,8 @@ AnyEvent = (
     | PolicyDecided
     | ConfidenceMeasured
     | ContextDrifted
+    | AccessDenied
+    | GuardrailDecided
 )
 
 TERMINAL_EVENTS = (RunSucceeded, RunPartiallySucceeded, RunFailed, RunCancelled)
@@ -677,6 +738,7 @@ def json_schema() -> dict[str, JSON]:
 __all__ = [
     "SCHEMA_VERSION",
     "TERMINAL_EVENTS",
+    "AccessDenied",
     "AnyEvent",
     "ApprovalGranted",
     "ApprovalRejected",
@@ -687,6 +749,7 @@ __all__ = [
     "ContextWritten",
     "ErrorInfo",
     "Event",
+    "GuardrailDecided",
     "Handoff",
     "ModelCalled",
     "OutputChecked",

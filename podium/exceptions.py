@@ -7,6 +7,7 @@ PodiumError
 ├── RunError                a failure while running
 │   ├── TaskError             one task failed (carries a typed ErrorInfo)
 │   ├── ToolError             a tool call failed; fed back to the model, not fatal by itself
+│   │   └── AccessRefused         a tool refused a table, a host or a document outside its scope
 │   ├── ModelError            a model call failed or answered something unusable
 │   │   ├── ProviderError         a provider call failed (`provider`, `retryable`)
 │   │   │   ├── AuthenticationError  the key is missing, wrong or not allowed the model
@@ -23,6 +24,7 @@ PodiumError
 │   ├── StallDetected         the run goes on without producing anything new
 │   ├── CircuitOpen           a circuit breaker is open: calls fail fast for a while
 │   ├── ContextConflict       two unordered tasks wrote one key under the "error" merge policy
+│   ├── ContextScopeError     a task read or wrote a blackboard key outside its scope
 │   ├── ApprovalDenied        a person rejected an action, or its approval request expired
 │   └── RunNotFound           no run with that id in the store
 └── StoreError              the journal could not be read or written (after retries)
@@ -103,6 +105,23 @@ class ToolError(RunError):
     """A tool call failed (bad arguments or the tool raised); the model sees the message."""
 
 
+class AccessRefused(ToolError):
+    """A tool refused to reach something outside its scope: a table its SQL may not use, a
+    host off its allow-list, a document outside its folder. The model reads the message, like
+    any tool error, and the run journals an `AccessDenied` event. A tool of your own raises it
+    for the same treatment.
+
+    Attributes:
+        access: what kind of access: ``sql``, ``document`` or ``host`` (or your own word).
+        target: what was refused: a table, a host, a document's id.
+    """
+
+    def __init__(self, message: str, *, access: str, target: str) -> None:
+        self.access = access
+        self.target = target
+        super().__init__(message)
+
+
 class ModelError(RunError):
     """A model returned something Podium could not use."""
 
@@ -163,6 +182,21 @@ class ContextConflict(TaskError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, kind="context_conflict", retryable=False)
+
+
+class ContextScopeError(TaskError):
+    """A task read or wrote a blackboard key that neither it nor its agent declared (kind
+    ``context_scope``; never retried: the same code would do it again).
+
+    Attributes:
+        key: the key.
+        access: ``context_read`` or ``context_write``.
+    """
+
+    def __init__(self, message: str, *, key: str, access: str) -> None:
+        self.key = key
+        self.access = access
+        super().__init__(message, kind="context_scope", retryable=False)
 
 
 class ApprovalDenied(TaskError):

@@ -27,13 +27,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "_sync",
         "_chain",
         "_minilm",
+        "_allowed_modules",  # which modules references may load (PODIUM_ALLOWED_MODULES)
     ),  # foundations: they import no other part
     ("context", "store", "verify"),
     ("models", "tools"),
     ("reliability", "agents", "mcp"),  # mcp: tools from MCP servers (the podium[mcp] extra)
     ("policy", "plan", "routing"),
     ("runtime",),
-    ("telemetry", "metrics", "diagnose"),  # traces, metrics, diagnosis: readers of the runtime
+    ("telemetry", "metrics", "diagnose", "audit"),  # traces, metrics, diagnosis, audit: readers
     ("podium",),  # podium/__init__.py, the curated namespace: it re-exports from the layers below
     ("server",),  # `podium serve`: the HTTP API and the dashboard
     ("a2a",),  # A2A both ways: `podium a2a serve`, remote agents in a team

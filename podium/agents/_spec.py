@@ -97,6 +97,9 @@ class Agent:
         function: the callable of a Python agent.
         tools: the tools it may call: a model-driven agent's model is offered them, a Python
             agent calls them through `TaskCall.tools`.
+        reads: blackboard keys it may read, whatever task it is given (``None``: no bound of
+            its own; each task's `reads` still applies).
+        writes: blackboard keys it may write, whatever task it is given (``None``: no bound).
         instructions: the agent's role, put at the top of its system prompt.
         max_rounds: bound on model calls per task attempt.
         max_concurrency: tasks this agent may run at once (``None``: only the global limit).
@@ -126,6 +129,8 @@ class Agent:
     model: Model | str | None = None
     function: AgentFunction | None = None
     tools: tuple[Tool, ...] = ()
+    reads: tuple[str, ...] | None = None
+    writes: tuple[str, ...] | None = None
     instructions: str = ""
     max_rounds: int = 8
     max_concurrency: int | None = None
@@ -164,6 +169,15 @@ class Agent:
         if dupes:
             raise ConfigError(f"agent {self.name!r} lists tool(s) {dupes} more than once")
         validate_handoffs(self)
+        for field_name in ("reads", "writes"):
+            keys = getattr(self, field_name)
+            if keys is None:
+                continue
+            if isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys):
+                raise ConfigError(
+                    f"agent {self.name!r}: {field_name} must be a list of blackboard keys"
+                )
+            object.__setattr__(self, field_name, tuple(keys))
         if isinstance(self.examples, str) or not all(
             isinstance(e, str) and e.strip() for e in self.examples
         ):

@@ -2,6 +2,7 @@
 
 from podium.cli._app import app
 from podium.cli._approvals import approve as approve  # registers approvals, approve, reject
+from podium.cli._audit import audit as audit  # registers `podium audit`
 from podium.cli._diagnose import diagnose as diagnose  # registers `podium diagnose`
 from podium.cli._rollback import rollback as rollback  # registers `podium rollback`
 from podium.cli._route import route as route  # registers `podium route` on `app`

@@ -41,6 +41,7 @@ from podium.cli._session import (
 from podium.cli._stdout import stdout_to_stderr
 from podium.cli._store import store_url
 from podium.cli._summary import print_run
+from podium.cli._who import local_user
 from podium.events import Usage, json_schema, to_builtins
 from podium.exceptions import ConfigError, JournalConflict, PodiumError, RunNotFound, StoreError
 from podium.models._prices import PriceTable, default_prices
@@ -391,7 +392,8 @@ def cancel(
     as_json: JsonOption = False,
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "cancelled",
     by: Annotated[
-        str | None, typer.Option("--as", metavar="NAME", help="Who cancels (recorded).")
+        str | None,
+        typer.Option("--as", metavar="NAME", help="Who cancels (recorded; default: you)."),
     ] = None,
 ) -> None:
     """End an unfinished run for good (`RunCancelled`).
@@ -400,7 +402,8 @@ def cancel(
     """
     console = Console()
     with _reported():
-        result = asyncio.run(cancel_run(run_id, store=store, reason=reason, by=by or ""))
+        who = by or local_user()
+        result = asyncio.run(cancel_run(run_id, store=store, reason=reason, by=who))
     if as_json:
         typer.echo(render.dump_json(result.to_json()))
     else:

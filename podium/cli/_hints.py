@@ -6,7 +6,6 @@ Print them with ``soft_wrap=True``: a command line stays one line, to be copied 
 
 from __future__ import annotations
 
-import getpass
 import shlex
 import time
 from collections.abc import Iterable
@@ -16,15 +15,13 @@ from rich.text import Text
 
 from podium.cli._render import inert, output_renderable, plain
 from podium.cli._store import store_flag, where
+from podium.cli._who import local_user
 from podium.policy import Approval
 
 
 def me() -> str:
     """The name ``--as`` records in the commands this suggests: the login name."""
-    try:
-        return getpass.getuser() or "me"
-    except (OSError, KeyError):  # no login name in this environment
-        return "me"
+    return local_user()
 
 
 def command(*words: str, flag: str = "") -> str:

@@ -130,10 +130,11 @@ class _Calls:
     ) -> dict[str, JSON]:
         run_id = new_run_id()
         total = len(self.workflow.plan) or None
+        by = caller(ctx)
 
         def drive(told: Callable[[AnyEvent], None]) -> Any:
             return self.orch.run(
-                self.workflow, goal=goal, inputs=inputs, run_id=run_id, on_event=told
+                self.workflow, goal=goal, inputs=inputs, run_id=run_id, on_event=told, by=by
             )
 
         if not wait:
@@ -149,7 +150,9 @@ class _Calls:
                 await ctx.report_progress(done, total, f"task {event.task} {how}")
 
         result = await _podium(
-            self.orch.run(self.workflow, goal=goal, inputs=inputs, run_id=run_id, on_event=progress)
+            self.orch.run(
+                self.workflow, goal=goal, inputs=inputs, run_id=run_id, on_event=progress, by=by
+            )
         )
         return result_json(result)
 
@@ -198,7 +201,7 @@ class _Calls:
         workflow = self.workflows.get(recorded or "")  # else rebuilt from the journal
 
         def drive(told: Callable[[AnyEvent], None]) -> Any:
-            return self.orch.resume(run_id, workflow=workflow, on_event=told)
+            return self.orch.resume(run_id, workflow=workflow, on_event=told, by=by)
 
         await _podium(self.runs.start(run_id, drive))
         return {"run_id": run_id, "decision": "approved" if granted else "rejected", "by": by}

@@ -302,9 +302,11 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "OutputRejected": ("check", "error", "repair"),
     "OutputChecked": ("check", "score", "reason"),
     "ConfidenceMeasured": ("confidence", "signals", "min", "action"),
+    "GuardrailDecided": ("guardrail", "stage", "direction", "decision", "findings", "tool"),
     "PlanProposed": ("purpose", "task", "attempt", "problems", "plan"),
     "PlanFallback": ("purpose", "task", "fallback", "reason"),
     "PlanRevised": ("replaced", "output_task"),
+    "AccessDenied": ("access", "target", "tool", "reason"),
 }
 
 

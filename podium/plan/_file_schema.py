@@ -22,6 +22,15 @@ from podium.plan._file_schema_text import DESCRIPTIONS, SECTIONS
 from podium.plan._planner_file import _FallbackBody, _PlannerBody
 from podium.plan._validate import _ID
 from podium.plan._workflow import INPUT_NAME
+from podium.plan._yaml_guardrails import (
+    GUARDRAIL_BODIES,
+    _AllowGuardBody,
+    _DenyGuardBody,
+    _MaxSizeGuardBody,
+    _PiiGuardBody,
+    _PythonGuardBody,
+    _SchemaGuardBody,
+)
 from podium.plan._yaml_mcp import _McpServerBody
 from podium.plan._yaml_router import _RouterBody
 from podium.plan._yaml_schema import (
@@ -40,6 +49,7 @@ from podium.plan._yaml_schema import (
     _RetryBody,
     _TaskBody,
     _ToolBody,
+    _ToolUndoBody,
     _UntrustedBody,
 )
 
@@ -50,6 +60,7 @@ _BODIES: dict[type[pydantic.BaseModel], str] = {
     _AgentBody: "Agent",
     _RetryBody: "Retry",
     _ToolBody: "Tool",
+    _ToolUndoBody: "ToolUndo",
     _McpServerBody: "McpServer",
     _ContextBody: "Context",
     _PolicyBody: "Policy",
@@ -65,7 +76,14 @@ _BODIES: dict[type[pydantic.BaseModel], str] = {
     _CheckBody: "Check",
     _CompensateBody: "Compensate",
     _ConfidenceBody: "Confidence",
+    _PiiGuardBody: "PiiGuardrail",
+    _DenyGuardBody: "DenyGuardrail",
+    _AllowGuardBody: "AllowGuardrail",
+    _MaxSizeGuardBody: "MaxSizeGuardrail",
+    _SchemaGuardBody: "SchemaGuardrail",
+    _PythonGuardBody: "PythonGuardrail",
 }
+_GUARDRAILS = ("Pii", "Deny", "Allow", "MaxSize", "Schema", "Python")
 _NULL = {"type": "null"}
 
 
@@ -238,6 +256,17 @@ def _sections() -> dict[str, Any]:
         "executor": {"anyOf": [{"enum": ["local", "ray"]}, executor_mapping, _NULL]},
         "interceptors": _or_null(
             {"type": "array", "items": {"anyOf": [{"type": "string"}, _ref("Interceptor")]}}
+        ),
+        "guardrails": _or_null(
+            {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"enum": list(GUARDRAIL_BODIES)},
+                        *(_ref(f"{name}Guardrail") for name in _GUARDRAILS),
+                    ]
+                },
+            }
         ),
         "tasks": {
             "anyOf": [

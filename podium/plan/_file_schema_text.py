@@ -26,6 +26,10 @@ SECTIONS: dict[str, str] = {
     "executor": "Where attempts run: `local` (the default), `ray`, or `{ray: Ray}`.",
     "interceptors": "`module:Class` references (or `Interceptor`) made when the file is loaded;"
     " they wrap the run's attempts, model calls and tool calls, before Podium's own.",
+    "guardrails": "Rules over what goes into and comes out of attempts, model calls and tool"
+    " calls, each decision journaled (`GuardrailDecided`): a kind (`pii`, …) or one of"
+    " `PiiGuardrail`, `DenyGuardrail`, `AllowGuardrail`, `MaxSizeGuardrail`,"
+    " `SchemaGuardrail`, `PythonGuardrail`; they look in order, after the operator's policy's.",
     "tasks": "The plan: a list of tasks with ids (`TaskWithId`), or a mapping of ids to"
     " `Task`. Required (an agents file, planned from a goal, has none).",
     "output": "What the run returns: a template (`{{ tasks.ID.output }}`), a bare task id, or a"
@@ -55,6 +59,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         " `description` and `capabilities` say what it does. No `tools`.",
         "tools": "Names of tools (from `tools` or `mcp_servers`) a model-driven agent may call:"
         " its allow-list.",
+        "reads": "Blackboard keys the agent may read, whatever task it is given: a bound on"
+        " every task's `reads` (default: no bound of its own).",
+        "writes": "Blackboard keys the agent may write, whatever task it is given (default:"
+        " no bound of its own).",
         "instructions": "The agent's role, put at the top of its system prompt.",
         "max_rounds": "Model calls at most per attempt of a task.",
         "max_concurrency": "Tasks this agent may run at once (default: only the global limit).",
@@ -97,6 +105,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "effect": f"What calling it does: {_EFFECT}. Default: `read` for a `python` tool, a"
         " standard tool's own (which this may raise, never lower).",
         "description": "What the tool does, for the model (default: the function's docstring).",
+        "compensate": "How to undo each successful call of this `write` or `irreversible` tool"
+        " should the run fail or be cancelled (`ToolUndo`).",
+    },
+    "ToolUndo": {
+        "": "The undo of one tool call: another tool, with arguments made from the call's"
+        " arguments and result when it succeeds, journaled with it, and run latest first.",
+        "tool": "The undo tool, one of this file's `tools`.",
+        "arguments": "Its arguments; strings may use `{{ arguments.NAME }}` (the call's"
+        " arguments) and `{{ result }}` / `{{ result.field }}` (its result).",
     },
     "McpServer": {
         "": "An MCP server, started as a program (`command`) or reached over HTTP (`url`).",
@@ -138,6 +155,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         " grounding where sources were given (default true).",
         "untrusted": "What untrusted content (web pages, documents, MCP and remote agents'"
         " replies) in a task's context may cause (`Untrusted`).",
+        "confidence": "The `Confidence` of every task whose task and agent set none; combined"
+        " with the operator's, the stricter part of each wins.",
     },
     "Untrusted": {
         "": "The provenance gate: a `write` or `irreversible` tool call made while untrusted"
@@ -215,6 +234,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "capability": "The capability the agent must have, when `agent` is not given.",
         "needs": "Ids of the tasks whose outputs this one receives; it runs after them.",
         "reads": "Blackboard keys the task may read.",
+        "writes": "Blackboard keys the task may write; a write to another fails the attempt"
+        " (default: any key).",
         "optional": "The run may finish without this task (`partially_succeeded`); what needs"
         " it gets `null`.",
         "map": "`tasks.ID.output` or `inputs.NAME`, a list: one sub-task per item, outputs"
@@ -293,3 +314,75 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         " `[input, output]`.",
     },
 }
+
+_GUARD_SCOPE: dict[str, str] = {
+    "kind": "The kind of guardrail.",
+    "name": "What its decisions and errors are called (default: its kind, numbered when the"
+    " kind comes again: `deny`, `deny-2`); unique in the file.",
+    "stages": "Where it looks: `attempt` (an attempt's instruction and inputs, its output and"
+    " context writes), `model` (model requests' messages and responses), `tool` (tool calls'"
+    " arguments and results); one or a list.",
+    "direction": "`input`, `output` or `both` (default).",
+    "tasks": "Only these tasks (default: every task).",
+    "agents": "Only these agents (default: every agent).",
+    "tools": "Only calls of these tools (default: every tool).",
+    "audit": "Journal `allow` decisions too (default: only redact, block and flag).",
+}
+_PATTERN_RULES: dict[str, str] = {
+    "words": "Words found anywhere in a text, in any case.",
+    "patterns": "Regular expressions (Python syntax; `(?i)` for any case).",
+    "fields": "Look only at these keys of a mapping (a tool's arguments, the inputs), at any"
+    " depth (default: every string).",
+}
+
+DESCRIPTIONS.update(
+    {
+        "PiiGuardrail": {
+            "": "Personal data found by Microsoft Presidio (the `guardrails` extra) and"
+            " redacted (as `<EMAIL_ADDRESS>`), blocked or flagged; default stage `attempt`.",
+            **_GUARD_SCOPE,
+            "action": "`redact` (default), `block` or `flag`.",
+            "entities": "Entity types: `EMAIL_ADDRESS`, `PHONE_NUMBER`, `CREDIT_CARD`,"
+            " `IBAN_CODE`, `IP_ADDRESS`, `US_SSN`, `CRYPTO` (the default), `URL`, `DATE_TIME`,"
+            " … and, with `ner_model`, `PERSON`, `LOCATION`, `ORGANIZATION`, `NRP`.",
+            "min_score": "Presidio's confidence below which a match is ignored (default 0.3).",
+            "ner_model": "An installed spaCy pipeline (package or folder) for names and places;"
+            " never downloaded (default: patterns only).",
+            "language": "The texts' language (default `en`).",
+        },
+        "DenyGuardrail": {
+            "": "Refuses text matching a word or a pattern; default stages `attempt` and `tool`.",
+            **_GUARD_SCOPE,
+            **_PATTERN_RULES,
+            "action": "`block` (default), `flag` or `redact` (each match becomes `[REDACTED]`).",
+        },
+        "AllowGuardrail": {
+            "": "Lets through only text matching a word or a pattern (every string looked at);"
+            " default stage `tool`.",
+            **_GUARD_SCOPE,
+            **_PATTERN_RULES,
+            "action": "`block` (default) or `flag`.",
+        },
+        "MaxSizeGuardrail": {
+            "": "Refuses a value larger than a limit, each measured on its own as text (JSON for"
+            " a non-string); default stages `attempt` and `tool`.",
+            **_GUARD_SCOPE,
+            "max_chars": "Characters at most.",
+            "max_bytes": "Bytes of UTF-8 at most.",
+            "action": "`block` (default) or `flag`.",
+        },
+        "SchemaGuardrail": {
+            "": "Refuses an output (or, at `tool`, a result) outside a JSON Schema: a gate, not a"
+            " repair like a task's `output_schema`.",
+            **{k: v for k, v in _GUARD_SCOPE.items() if k != "direction"},
+            "schema": "The JSON Schema.",
+            "action": "`block` (default) or `flag`.",
+        },
+        "PythonGuardrail": {
+            "": "One's own guardrail: a factory called with `args` that returns a"
+            " `podium.policy.Guardrail`.",
+            "python": "`module:function` (or a class), imported like an agent's.",
+            "args": "Keyword arguments of the factory.",
+        },
+    }
+)

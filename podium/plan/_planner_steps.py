@@ -171,7 +171,8 @@ def _assign(
 
 
 def inherit(failed: Task, tasks: Sequence[Task]) -> list[Task]:
-    """New tasks take the failed task's retries and timeout; the last one its output schema."""
+    """New tasks take the failed task's retries, timeout and `writes` (a re-plan never widens
+    what may be written); the last one its `reads` and output schema."""
     out = []
     for i, t in enumerate(tasks):
         last = i == len(tasks) - 1
@@ -183,6 +184,7 @@ def inherit(failed: Task, tasks: Sequence[Task]) -> list[Task]:
                 capability=t.capability,
                 needs=t.needs,
                 reads=failed.reads if last else (),
+                writes=failed.writes,
                 output_schema=failed.output_schema if last else None,
                 retries=failed.retries,
                 timeout_s=failed.timeout_s,

@@ -41,6 +41,8 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         capability: the capability an agent must have (used when `agent` is ``None``).
         needs: ids of the tasks whose outputs this one receives; it runs after them.
         reads: blackboard keys the task may read.
+        writes: blackboard keys the task may write (``None``, the default: any key); a write
+            to another fails the attempt (``context_scope``).
         output_schema: a JSON Schema the output must match.
         optional: the run may finish (partially succeeded) without this task.
         map: ``tasks.ID.output[.field]`` or ``inputs.NAME``: fan out one sub-task per list item.
@@ -71,6 +73,7 @@ class Task(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     capability: str | None = None
     needs: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] | None = None
     output_schema: dict[str, JSON] | None = None
     optional: bool = False
     map: str | None = None

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from podium.models._prices import Price
     from podium.plan._planner import Planner
     from podium.plan._validate import Locate
-    from podium.policy import Policy
+    from podium.policy import Guardrail, Policy
 
 JSON = Any
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object", "any")
@@ -122,6 +122,8 @@ class Workflow:
             it does not say). Read by the command line, which builds the executor.
         router: how its tasks are routed (the ``router`` section; ``None``: the orchestrator's
             router as it is). See `podium.routing.router_for`.
+        guardrails: rules over its attempts', model calls' and tool calls' inputs and outputs
+            (the ``guardrails`` section), after the policy's (`podium.policy.Guardrail`).
     """
 
     name: str
@@ -139,6 +141,7 @@ class Workflow:
     interceptors: Sequence[Any] = ()
     executor: ExecutorSpec | None = None
     router: RouterSpec | None = None
+    guardrails: Sequence[Guardrail] = ()
 
     def input_names(self) -> list[str] | None:
         return None if self.inputs is None else [i.name for i in self.inputs]

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from podium._allowed_modules import AllowedModules, allowed_from
 from podium.exceptions import ConfigError, PlanValidationError, Problem
 from podium.plan._planner_file import compile_planner
 from podium.plan._references import Importer, References, SourceLookup
+from podium.plan._scopes import scope_problems
 from podium.plan._task import Plan
 from podium.plan._validate import validate_plan
 from podium.plan._workflow import Workflow
 from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
+from podium.plan._yaml_code import check_code
 from podium.plan._yaml_compose import MAX_FILE_SIZE, _size
+from podium.plan._yaml_guardrails import compile_guardrails
 from podium.plan._yaml_mcp import compile_mcp_servers
 from podium.plan._yaml_nodes import JSON, Loc, _compose, _Locator
 from podium.plan._yaml_router import compile_router
@@ -56,6 +60,7 @@ _SECTIONS = (
     "executor",
     "router",
     "interceptors",
+    "guardrails",
     "mcp_servers",
     "tasks",
     "output",
@@ -70,12 +75,17 @@ _MAX_PROBLEMS = 100  # listed at most; past them, how many more there are
 
 
 def load_workflow(
-    path: str | os.PathLike[str], *, require_tasks: bool = True, import_code: bool = True
+    path: str | os.PathLike[str],
+    *,
+    require_tasks: bool = True,
+    import_code: bool = True,
+    allowed_modules: Collection[str] | None = None,
 ) -> Workflow:
     """Compile a workflow file (with ``require_tasks=False``, an agents file: tasks optional).
 
     ``python: module:function`` references import their modules, which runs the modules'
-    top-level code; with ``import_code=False`` nothing is imported (see `load_workflow_text`).
+    top-level code; with ``import_code=False`` nothing is imported, and `allowed_modules`
+    restricts which modules may be named (see `load_workflow_text`).
 
     Raises:
         ConfigError: the file cannot be read, is not YAML or passes a limit of the format (at
@@ -85,7 +95,13 @@ def load_workflow(
     """
     file = os.fspath(path)
     text = _read(file)
-    return load_workflow_text(text, path=file, require_tasks=require_tasks, import_code=import_code)
+    return load_workflow_text(
+        text,
+        path=file,
+        require_tasks=require_tasks,
+        import_code=import_code,
+        allowed_modules=allowed_modules,
+    )
 
 
 def _read(file: str) -> str:
@@ -128,6 +144,7 @@ def load_workflow_text(
     path: str | None = None,
     require_tasks: bool = True,
     import_code: bool = True,
+    allowed_modules: Collection[str] | None = None,
 ) -> Workflow:
     """Compile a workflow from its YAML text.
 
@@ -141,15 +158,22 @@ def load_workflow_text(
             find it, defined at the module's top level) instead of imported, and compiles to a
             stand-in that raises `ConfigError` when called. Such a workflow is for checking
             (``podium validate``), not for running.
+        allowed_modules: the only modules references may name (each with its submodules;
+            empty: no Python code at all). ``None``: ``PODIUM_ALLOWED_MODULES`` decides, and
+            when it is unset any module may be. A reference outside the list is a problem of
+            the file, found before its module is imported; so are an MCP server's ``command``
+            and a Ray ``runtime_env``, which would run code the list does not cover.
 
     Raises:
-        ConfigError: the text is not YAML or passes a limit of the format (with its line).
+        ConfigError: the text is not YAML or passes a limit of the format (with its line), or
+            the allow-list is malformed.
         PlanValidationError: every problem of the file and its plan, each with file, line, field.
     """
+    allowed = allowed_from(allowed_modules)
     data, lines, duplicates = _compose(text, path)
     base_dir = os.path.dirname(os.path.abspath(path)) if path is not None else None
-    references = Importer(base_dir) if import_code else SourceLookup(base_dir)
-    compiler = _Compiler(path, lines, references)
+    references = Importer(base_dir, allowed) if import_code else SourceLookup(base_dir, allowed)
+    compiler = _Compiler(path, lines, references, allowed)
     for loc, message in duplicates:
         compiler.check.add(loc, message)
     return compiler.workflow(data, text, require_tasks=require_tasks)
@@ -162,8 +186,15 @@ class _Compiler:
     """The whole file: each section compiled by its part, then the plan validated with the
     file's lines. Every part adds its problems to one `Checker`."""
 
-    def __init__(self, file: str | None, lines: Mapping[Loc, int], references: References) -> None:
+    def __init__(
+        self,
+        file: str | None,
+        lines: Mapping[Loc, int],
+        references: References,
+        allowed: AllowedModules | None = None,
+    ) -> None:
         self.check = Checker(file, lines)
+        self.allowed = allowed
         self.resolve = Resolver(self.check, references)
         self.runs_code = isinstance(references, Importer)  # else MCP servers are not contacted
         self.base_dir = os.path.dirname(os.path.abspath(file)) if file is not None else None
@@ -180,7 +211,12 @@ class _Compiler:
         inputs, input_names = compile_inputs(check, data.get("inputs"))
         tools = compile_tools(check, resolve, data.get("tools"))
         compile_mcp_servers(
-            check, data.get("mcp_servers"), tools, connect=self.runs_code, base_dir=self.base_dir
+            check,
+            data.get("mcp_servers"),
+            tools,
+            connect=self.runs_code,
+            base_dir=self.base_dir,
+            allowed=self.allowed,
         )
         agents, capabilities = compile_agents(
             check, resolve, self.echoes, data.get("agents"), tools
@@ -190,8 +226,12 @@ class _Compiler:
         prices = compile_prices(check, data.get("prices"))
         executor = compile_executor(check, data.get("executor"), capabilities)
         interceptors = compile_interceptors(check, resolve, data.get("interceptors"))
+        guardrails = compile_guardrails(check, resolve, data.get("guardrails"))
         router = compile_router(check, data.get("router"))
+        if self.allowed is not None:
+            check_code(check, resolve, data, self.allowed)
         plan, locate, plan_problems = self._plan(data, capabilities, input_names, require_tasks)
+        plan_problems += scope_problems(plan, {a.name: a for a in agents}, locate)
         planner = compile_planner(self.tasks, data.get("planner"), capabilities, input_names)
         self._raise_problems(plan_problems)
         file = check.file
@@ -210,6 +250,7 @@ class _Compiler:
             executor=executor,
             interceptors=tuple(interceptors),
             router=router,
+            guardrails=tuple(guardrails),
         )
 
     def _header(self, data: Mapping[str, JSON]) -> str:

@@ -39,6 +39,13 @@ class _InterceptorBody(_Body):
     args: dict[str, JSON] = {}
 
 
+class _ToolUndoBody(_Body):
+    tool: str
+    """The undo tool (one of the file's `tools`)."""
+    arguments: dict[str, JSON] = {}
+    """Its arguments: templates over ``{{ arguments.NAME }}`` and ``{{ result[.field] }}``."""
+
+
 class _ToolBody(_Body):
     python: str | None = None
     use: str | None = None
@@ -47,6 +54,8 @@ class _ToolBody(_Body):
     effect: Literal["read", "write", "irreversible"] | None = None
     """``read`` by default for a ``python`` tool; a standard tool's own, which this may raise."""
     description: str | None = None
+    compensate: _ToolUndoBody | None = None
+    """How to undo each successful call: another tool, with templated arguments."""
 
     @pydantic.model_validator(mode="after")
     def _one_source(self) -> _ToolBody:
@@ -168,6 +177,8 @@ class _AgentBody(_Body):
     python: str | None = None
     a2a: str | None = None  # a remote A2A agent's base URL (podium.a2a.A2AAgent)
     tools: _Names = []
+    reads: _Names | None = None
+    writes: _Names | None = None
     instructions: str = ""
     max_rounds: int = pydantic.Field(8, ge=1)
     max_concurrency: int | None = pydantic.Field(None, ge=1)
@@ -196,6 +207,7 @@ class _TaskBody(_Body):
     capability: str | None = None
     needs: _Names = []
     reads: _Names = []
+    writes: _Names | None = None
     optional: bool = False
     map: str | None = None
     output_schema: dict[str, JSON] | None = None
@@ -232,6 +244,8 @@ class _PolicyBody(_Body):
     approval_ttl_s: float | None = pydantic.Field(None, gt=0)
     goal_checks: bool = True
     untrusted: _UntrustedBody | None = None
+    confidence: _ConfidenceBody | None = None
+    """The default `confidence` of every task whose task and agent set none."""
 
 
 class _RayAgentBody(_Body):

@@ -9,6 +9,7 @@ broken section makes some of the plan's problems mere echoes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from podium.context import ContextPolicy, MergePolicy
 from podium.exceptions import ConfigError
 from podium.models._prices import Price, parse_price
 from podium.plan._references import is_stand_in
+from podium.plan._template import render_call
 from podium.plan._workflow import INPUT_NAME, ExecutorSpec, InputSpec
 from podium.plan._yaml_check import Checker, Resolver, kind_of, suggest
 from podium.plan._yaml_nodes import JSON, Loc
@@ -34,7 +36,7 @@ from podium.plan._yaml_schema import (
 )
 from podium.plan._yaml_tasks import Echoes
 from podium.policy import Policy, UntrustedRules
-from podium.tools import EFFECTS, Tool
+from podium.tools import EFFECTS, Tool, Undo
 from podium.tools._standard import STANDARD, standard_tools
 
 Capabilities = dict[str, tuple[str, ...]]
@@ -104,7 +106,39 @@ def compile_tools(check: Checker, resolve: Resolver, raw: JSON) -> dict[str, Too
         except Exception as exc:  # a signature pydantic cannot describe, and the like
             detail = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             check.add((*loc, "python"), f"cannot make a tool of {m.python!r}: {detail}")
+    return _with_undos(check, raw, table)
+
+
+def _with_undos(check: Checker, raw: JSON, table: dict[str, Tool | None]) -> dict[str, Tool | None]:
+    """Give the side-effecting tools of each entry of the ``tools`` section (`raw`) the entry's
+    ``compensate`` (`Undo`)."""
+    for name, body in raw.items() if isinstance(raw, dict) else ():
+        undo = body.get("compensate") if isinstance(body, dict) else None
+        if not isinstance(undo, dict) or not isinstance(undo.get("tool"), str):
+            continue  # absent, or malformed (the entry's model reported it)
+        loc = ("tools", name, "compensate")
+        if undo["tool"] not in table:
+            known = ", ".join(sorted(table)) or "none"
+            check.add((*loc, "tool"), f"undo tool {undo['tool']!r} is not a tool here ({known})")
+            continue
+        mine = [t for t in table.values() if t is not None and _entry_of(t, name, body)]
+        writers = [t for t in mine if t.effect != "read"]
+        if mine and not writers:
+            check.add(loc, f"{name!r} only reads: it has nothing to undo (give it an `effect`)")
+        arguments = functools.partial(render_call, undo.get("arguments") or {})
+        for t in writers:
+            table[t.name] = dataclasses.replace(
+                t, compensate=Undo(tool=undo["tool"], arguments=arguments)
+            )
     return table
+
+
+def _entry_of(tool: Tool, name: str, body: JSON) -> bool:
+    """Whether `tool` was made by the ``tools`` entry `name` (a ``use:`` entry may make several,
+    named after it)."""
+    if tool.name == name:
+        return True
+    return isinstance(body, dict) and "use" in body and tool.name.startswith(f"{name}_")
 
 
 def _standard(check: Checker, loc: Loc, name: str, m: _ToolBody) -> list[Tool]:
@@ -195,6 +229,8 @@ def _agent(
             model=m.model,
             function=function,
             tools=tuple(chosen),
+            reads=None if m.reads is None else tuple(m.reads),
+            writes=None if m.writes is None else tuple(m.writes),
             instructions=m.instructions,
             max_rounds=m.max_rounds,
             max_concurrency=m.max_concurrency,
@@ -224,6 +260,10 @@ def _remote_agent(check: Checker, resolve: Resolver, name: str, m: _AgentBody) -
     loc = ("agents", name)
     if m.model is not None or m.python is not None or m.tools:
         check.add((*loc, "a2a"), "an `a2a` agent is remote: no `model`, `python` or `tools`")
+        return None
+    if m.reads is not None or m.writes is not None:  # it is given no blackboard to bound
+        field = "reads" if m.reads is not None else "writes"
+        check.add((*loc, field), "an `a2a` agent never sees the blackboard: no `reads`/`writes`")
         return None
     make = resolve(A2A_AGENT, (*loc, "a2a"))
     if make is None:
@@ -305,6 +345,7 @@ def compile_policy(check: Checker, raw: JSON) -> Policy | None:
         approval_ttl_s=m.approval_ttl_s,
         goal_checks=m.goal_checks,
         untrusted=untrusted,
+        confidence=m.confidence.confidence() if m.confidence is not None else None,
     )
 
 

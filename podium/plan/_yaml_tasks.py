@@ -104,6 +104,7 @@ class TaskSection:
             capability=m.capability,
             needs=tuple(m.needs),
             reads=tuple(m.reads),
+            writes=None if m.writes is None else tuple(m.writes),
             output_schema=schema,
             optional=m.optional,
             map=m.map,

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from podium.exceptions import ConfigError
+from podium.policy._guardrails import Guardrail
 from podium.policy._provenance import UntrustedRules
 from podium.tools._effects import canonical_json
 from podium.tools._tool import EFFECTS
-from podium.verify import Check
+from podium.verify import Check, Confidence
 
 if TYPE_CHECKING:
     from podium.context import PendingWrite
@@ -91,6 +92,11 @@ class Policy:
         untrusted: what untrusted content in an attempt's context may cause (default: a
             person approves every ``write`` and ``irreversible`` call made with it in context;
             see `UntrustedRules`).
+        confidence: the workflow-wide `Confidence` of every task whose task and agent set none:
+            how it is measured (samples) and what happens below its ``min``.
+        guardrails: rules over what goes into and comes out of attempts, model calls and tool
+            calls (`Guardrail`: `PII`, `Deny`, `Allow`, `MaxSize`, `Schema` or one's own); a
+            workflow's are added to the operator's, which look first.
 
     Example:
         ```python
@@ -106,6 +112,8 @@ class Policy:
     approval_ttl_s: float | None = None
     goal_checks: bool | Sequence[Check] = True
     untrusted: UntrustedRules = field(default_factory=UntrustedRules)
+    confidence: Confidence | None = None
+    guardrails: Sequence[Guardrail] = ()
 
     def __post_init__(self) -> None:
         bad = [e for e in self.approve_effects if e not in EFFECTS]
@@ -122,6 +130,11 @@ class Policy:
             isinstance(c, Check) for c in self.goal_checks
         ):
             raise ConfigError("Policy.goal_checks must be True, False or a sequence of `Check`s")
+        bad_guards = [g for g in self.guardrails if not isinstance(g, Guardrail)]
+        if bad_guards:
+            raise ConfigError(
+                f"Policy.guardrails: {bad_guards[0]!r} is not a `podium.policy.Guardrail`"
+            )
 
     @property
     def reviews_results(self) -> bool:
@@ -169,11 +182,30 @@ class Policy:
             approval_ttl_s=_strictest(self.approval_ttl_s, other.approval_ttl_s, min),
             goal_checks=self.goal_checks if self.goal_checks is not True else other.goal_checks,
             untrusted=self.untrusted.tightened(other.untrusted),
+            confidence=_stricter(self.confidence, other.confidence),
+            guardrails=(
+                *self.guardrails,
+                *(g for g in other.guardrails if g not in self.guardrails),
+            ),
         )
 
     def expiry(self, now: float) -> float | None:
         """When a request made at `now` expires."""
         return None if self.approval_ttl_s is None else now + self.approval_ttl_s
+
+
+_ON_LOW = ("accept", "ask", "fail")  # from the most lenient
+
+
+def _stricter(a: Confidence | None, b: Confidence | None) -> Confidence | None:
+    """Both defaults' stricter parts: more samples, the higher `min`, the sterner `on_low`."""
+    if a is None or b is None:
+        return a if b is None else b
+    return Confidence(
+        samples=max(a.samples, b.samples),
+        min=_strictest(a.min, b.min, max),
+        on_low=max(a.on_low, b.on_low, key=_ON_LOW.index),
+    )
 
 
 def _union(a: Collection[str], b: Collection[str]) -> tuple[str, ...]:

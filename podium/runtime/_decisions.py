@@ -19,6 +19,7 @@ from podium.plan import Workflow
 from podium.runtime._approvals import record_decision
 from podium.runtime._compensate import undo_ended
 from podium.runtime._journal import Journal
+from podium.runtime._lease import cancel_request
 from podium.runtime._result import RunResult
 from podium.runtime._state import RunState
 
@@ -58,7 +59,7 @@ async def decide(
         if not resume:
             return await orch.result(run_id)
         handed = True  # the decision and the resume under one lease: no one acts between
-        return await orch.resume_leased(lease, workflow=workflow)
+        return await orch.resume_leased(lease, workflow=workflow, by=by)
     finally:
         if not handed:
             await orch.leases.release(lease)
@@ -67,19 +68,19 @@ async def decide(
 async def cancel_run(orch: Orchestrator, run_id: str, reason: str, *, by: str) -> RunResult:
     """Cancel any unfinished run of the store, for good (see `Orchestrator.cancel_run`)."""
     await orch.open()
-    why = f"{reason} (by {by})" if by else reason
-    if orch.cancel(run_id, why):
+    why = f"{reason} (by {by})" if by else reason  # the reason a person reads says who, too
+    if orch.cancel(run_id, why, by=by):
         return await _wait_finished(orch, run_id)
     try:
         lease = await orch.leases.acquire(run_id)
     except LeaseHeld:
-        await orch.store.request_cancel(run_id, why)
+        await orch.store.request_cancel(run_id, cancel_request(why, by))
         return await _wait_finished(orch, run_id)
     try:
         state = RunState.from_events(run_id, await orch.store.load(run_id))
         if not state.finished:
             journal = Journal(state, orch.store, clock=orch.clock, lease=lease)
-            await journal.emit_now(RunCancelled, reason=why)
+            await journal.emit_now(RunCancelled, reason=why, by=by)
     finally:
         await orch.leases.release(lease)
     state = await undo_ended(orch, state)  # undo what the cancelled run did

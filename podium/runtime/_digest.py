@@ -15,7 +15,7 @@ editing the body of an agent's function does not change it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import msgspec
@@ -84,6 +84,9 @@ def workflow_digest(workflow: Workflow, agents: Mapping[str, Agent]) -> str:
             "min_confidence": policy.min_confidence,
             "review": [_callable(rule) for rule in policy.review],
             "approval_ttl_s": policy.approval_ttl_s,
+            "confidence": None
+            if policy.confidence is None
+            else msgspec.to_builtins(policy.confidence),
         },
         "context": {
             key: [merge.mode, None if merge.reducer is None else _callable(merge.reducer)]
@@ -154,8 +157,14 @@ class Binding:
         )
 
 
-def load_recorded(recorded: Mapping[str, JSON]) -> Workflow:
+def load_recorded(
+    recorded: Mapping[str, JSON], *, allowed_modules: Collection[str] | None = None
+) -> Workflow:
     """The workflow a run recorded (`RunSubmitted.workflow`, or an upgrade's), compiled again.
+
+    `allowed_modules` is `load_workflow`'s (``None``: ``PODIUM_ALLOWED_MODULES``); an
+    orchestrator given ``workflow_loader=functools.partial(load_recorded, allowed_modules=...)``
+    resumes under that allow-list.
 
     Raises:
         ConfigError: the run was submitted from Python (nothing to compile: pass the workflow).
@@ -169,7 +178,12 @@ def load_recorded(recorded: Mapping[str, JSON]) -> Workflow:
             "this run was submitted from Python, not from a workflow file: pass the same "
             "workflow to resume it"
         )
-    workflow = load_workflow_text(text, path=recorded.get("path"), require_tasks=not team)
+    workflow = load_workflow_text(
+        text,
+        path=recorded.get("path"),
+        require_tasks=not team,
+        allowed_modules=allowed_modules,
+    )
     model = recorded.get("model")
     return workflow.with_model(model) if isinstance(model, str) else workflow
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from podium._chain import chain
 from podium._sync import SYNC_EXECUTOR
 from podium.agents import Agent
-from podium.events import AnyEvent, PlanAccepted, RunSubmitted, RunUpgraded
+from podium.events import AnyEvent, PlanAccepted, RunResumed, RunSubmitted, RunUpgraded
 from podium.exceptions import LeaseLost, StoreError
 from podium.models._registry import resolve_model
 from podium.plan import Plan, Planner, Workflow
@@ -55,14 +55,15 @@ class Control:
 
     def __init__(self) -> None:
         self.driver: RunDriver | None = None
-        self.pending: list[tuple[str, str, str]] = []
+        self.pending: list[tuple[str, str, str, str]] = []
 
-    def stop(self, status: str, reason: str, message: str = "") -> None:
+    def stop(self, status: str, reason: str, message: str = "", by: str = "") -> None:
+        """Stop the drive (see `RunDriver.stop`); `by` names who cancelled it."""
         assert status in STOPS, status
         if self.driver is None:
-            self.pending.append((status, reason, message))
+            self.pending.append((status, reason, message, by))
         else:
-            self.driver.stop(status, reason, message)
+            self.driver.stop(status, reason, message, by)
 
     def attach(self, driver: RunDriver) -> None:
         self.driver = driver
@@ -84,6 +85,7 @@ class Drive:
         planner: Planner | None,
         on_event: EventCallback | None,
         upgrade: dict[str, Any] | None = None,
+        by: str = "",
     ) -> None:
         self.orch = orch
         self.state = state
@@ -92,6 +94,8 @@ class Drive:
         self.planner = routed(planner, orch.router, workflow.router)
         self.on_event = on_event
         self.upgrade = upgrade
+        self.by = by
+        """Who drives it on (`RunResumed.by`)."""
         self.control = Control()
         listeners = [] if on_event is None else [on_event]
         if orch.hub.active:
@@ -155,6 +159,8 @@ class Drive:
                 return
         if state.plan is None:
             await self._accept(self.workflow.plan)
+        if state.status in ("waiting", "interrupted"):
+            self.journal.emit(RunResumed, by=self.by)
         driver = self._driver()
         self.control.attach(driver)
         await driver.drive()
@@ -220,9 +226,11 @@ async def resume_leased(
     on_event: EventCallback | None = None,
     planner: Planner | None = None,
     upgrade: bool = False,
+    by: str = "",
 ) -> RunResult:
     """Resume a run with its lease in hand (released at the end, or handed to the drive): with
-    `workflow`, checked against the one the run is bound to; else the recorded one."""
+    `workflow`, checked against the one the run is bound to; else the recorded one. `by` names
+    who resumes (or upgrades) it."""
     run_id = lease.run_id
     handed = False
     try:
@@ -232,6 +240,8 @@ async def resume_leased(
         upgraded = None
         if workflow is not None and agents is not None:
             upgraded = orch.binding.check(state, workflow, agents, upgrade=upgrade)
+            if upgraded is not None and by:
+                upgraded["by"] = by
         if state.finished:
             if owes_rollback(state):  # undos that a crash cut short, or never started
                 await compensate_leased(orch, lease, state, workflow=workflow)
@@ -252,6 +262,7 @@ async def resume_leased(
             planner=chosen,
             on_event=on_event,
             upgrade=upgraded,
+            by=by,
         )
         return await drive.run()
     finally:
@@ -299,6 +310,8 @@ def wiring(orch: Orchestrator, workflow: Workflow, agents: Mapping[str, Agent]) 
         untrusted=policy.untrusted,
         agents=agents,
         goal_checks=policy.goal_checks,
+        confidence=policy.confidence,
+        guardrails=(*policy.guardrails, *workflow.guardrails),
     )
     cassette = orch.cassette
     worker = AttemptWorker(

@@ -36,7 +36,6 @@ from podium.events import (
     ApprovalRejected,
     ApprovalRequested,
     ErrorInfo,
-    RunResumed,
     TaskAssigned,
     TaskReady,
     TaskStarted,
@@ -75,6 +74,7 @@ class _Stop:
     status: str  # one of STOPS
     reason: str
     message: str
+    by: str = ""  # who cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,11 +355,11 @@ class RunDriver:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def stop(self, status: str, reason: str, message: str = "") -> None:
-        """Ask the run to stop at its next step: ``"cancelled"`` or ``"failed"`` end it,
-        ``"interrupted"`` leaves it resumable, ``"lost"`` journals nothing more."""
+    def stop(self, status: str, reason: str, message: str = "", by: str = "") -> None:
+        """Ask the run to stop at its next step: ``"cancelled"`` (by `by`) or ``"failed"`` end
+        it, ``"interrupted"`` leaves it resumable, ``"lost"`` journals nothing more."""
         assert status in STOPS, status
-        self._done.put_nowait(_Stop(status, reason, message))
+        self._done.put_nowait(_Stop(status, reason, message, by))
 
     def _limit_reached(self, message: str) -> None:
         self._halt_soon(_Stop("failed", "limit", message))
@@ -395,8 +395,7 @@ class RunDriver:
         return self.state
 
     def _resume_in_flight(self) -> None:
-        if self.state.status in ("waiting", "interrupted"):
-            self.emit(RunResumed)
+        # `RunResumed` is the drive's to journal: it knows who resumes (`Drive.by`)
         self.progress.resume()
         self._resolve_waiting()
         self.progress.consider_pending()
@@ -445,7 +444,9 @@ class RunDriver:
         elif stop.status == "lost":
             return  # nothing more may be journaled
         else:
-            kind, fields = stopped(stop.status, stop.reason, stop.message, self._stopped)
+            kind, fields = stopped(
+                stop.status, stop.reason, stop.message, self._stopped, by=stop.by
+            )
         self.emit(kind, **fields)
 
 

@@ -113,6 +113,7 @@ async def fork_run(
     workflow: Workflow | None = None,
     fork_id: str,
     on_event: EventCallback | None = None,
+    by: str = "",
 ) -> RunResult:
     """Fork run `run_id` from `task` and drive the fork to its end (see the module docstring).
 
@@ -164,13 +165,14 @@ async def fork_run(
         workflow=parent.workflow,
         limits=parent.submitted.limits,
         digest=parent.digest,
+        by=by,
     )
     lease = await submit(orch, submitted, name=workflow.name)
     if lease is None:
         raise ConfigError(f"run id {fork_id!r} is taken: give the fork another id")
     state = RunState.from_events(fork_id, [submitted])
     journal = Journal(state, orch.store, clock=orch.clock, lease=lease)
-    journal.emit(RunForked, parent=run_id, task=task, changes=changes)
+    journal.emit(RunForked, parent=run_id, task=task, changes=changes, by=by)
     journal.emit(
         PlanAccepted, tasks=[msgspec.to_builtins(t) for t in tasks], output=accepted.output
     )

@@ -18,13 +18,15 @@ them, so they see every attempt and call whole:
 
 ======== ===================================================================================
 attempt  listeners' "started" notice · retries (a retry's delay before, the retry/backup
-         decision after) · verifiers (the checks of tasks and agents, after) · agent circuit
-         breaker · provenance labels of the attempt's inputs · the executor
+         decision after) · verifiers (the checks of tasks and agents, after) · guardrails
+         (the input before, the output after) · agent circuit breaker · provenance labels of
+         the attempt's inputs · the executor
 model    listeners' notice · budgets and step guards (may switch to the fallback model) ·
-         provider circuit breaker · rate limits · call timeout · record/replay · the model
-tool     listeners' notice · budgets · provenance gate (side effects with untrusted content in
-         context) · approvals and replays of side effects · repeated-call guard ·
-         call timeout · record/replay · the tool
+         guardrails · provider circuit breaker · rate limits · call timeout · record/replay ·
+         the model
+tool     listeners' notice · budgets · guardrails · provenance gate (side effects with
+         untrusted content in context) · approvals and replays of side effects · repeated-call
+         guard · call timeout · record/replay · the tool
 ======== ===================================================================================
 """
 

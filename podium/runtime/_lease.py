@@ -9,6 +9,7 @@ holder known to be dead — and gives it back (see `podium.store.Lease` for the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -34,8 +35,8 @@ class LeaseKeeper:
         store: the run's store.
         lease: the lease, just acquired.
         lease_s: its term.
-        stop: how it stops the run: ``stop("lost", "lease", why)`` once when the lease is
-            lost, ``stop("cancelled", reason, "")`` on a cancel request.
+        stop: how it stops the run: ``stop("lost", "lease", why, "")`` once when the lease is
+            lost, ``stop("cancelled", reason, "", by)`` on a cancel request.
     """
 
     def __init__(
@@ -44,7 +45,7 @@ class LeaseKeeper:
         lease: Lease,
         *,
         lease_s: float,
-        stop: Callable[[str, str, str], None] | None = None,
+        stop: Callable[[str, str, str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.lease = lease
@@ -112,17 +113,36 @@ class LeaseKeeper:
             self._cancelled(self.lease.cancel)
         self._schedule()
 
-    def _cancelled(self, reason: str) -> None:
+    def _cancelled(self, request: str) -> None:
         if not self._cancel_seen and self.stop is not None:
             self._cancel_seen = True
-            self.stop("cancelled", reason, "")
+            reason, by = read_cancel_request(request)
+            self.stop("cancelled", reason, "", by)
 
     def _lose(self, why: str) -> None:
         if self.lost is None:
             self.lost = why
             log.error("run %s: lease lost: %s", self.lease.run_id, why)
             if self.stop is not None:
-                self.stop("lost", "lease", why)
+                self.stop("lost", "lease", why, "")
+
+
+def cancel_request(reason: str, by: str) -> str:
+    """What `Store.request_cancel` keeps of a cancel `by` someone: a store keeps one text, so
+    the reason and who go in it as a JSON object (`read_cancel_request` reads it back)."""
+    return json.dumps({"reason": reason, "by": by}, ensure_ascii=False)
+
+
+def read_cancel_request(text: str) -> tuple[str, str]:
+    """``(reason, by)`` of a cancel request; a plain-text one (an older Podium's) is all reason."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, ""
+    if isinstance(data, dict) and isinstance(data.get("reason"), str):
+        by = data.get("by")
+        return data["reason"], by if isinstance(by, str) else ""
+    return text, ""
 
 
 class Leases:
@@ -177,4 +197,4 @@ class Leases:
         self.abandoned[lease.run_id] = lease.token
 
 
-__all__ = ["LeaseKeeper", "Leases"]
+__all__ = ["LeaseKeeper", "Leases", "cancel_request", "read_cancel_request"]

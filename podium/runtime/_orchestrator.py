@@ -209,6 +209,7 @@ class Orchestrator:
         budget: Budget | None = None,
         on_event: EventCallback | None = None,
         upgrade: bool = False,
+        by: str = "",
     ) -> RunResult:
         """Validate, submit and run a workflow to its end; or plan a goal first, then run it.
 
@@ -222,6 +223,8 @@ class Orchestrator:
         With a `run_id` that already exists, nothing new starts: a finished run's result is
         returned and an unfinished one is continued — with the same workflow only, unless
         `upgrade` says to go on with this one (see `resume`).
+
+        `by` names who submits the run (`RunSubmitted.by`; see ``podium audit``).
 
         Raises:
             PlanValidationError: the plan has problems (all listed).
@@ -253,11 +256,12 @@ class Orchestrator:
             limits=recorded_limits(timeout, budget or self.limits.budget, self.limits.guards),
             goal=goal,
             digest=self.binding.digest(wf, agents),
+            by=by,
         )
         lease = await submit(self, submitted, name=wf.name)
         if lease is None:  # the run exists: go on with it
             return await self.resume(
-                run_id, workflow=wf, on_event=on_event, planner=planner, upgrade=upgrade
+                run_id, workflow=wf, on_event=on_event, planner=planner, upgrade=upgrade, by=by
             )
         state = RunState.from_events(run_id, [submitted])
         drive = Drive(self, state, wf, agents, lease=lease, planner=chosen, on_event=on_event)
@@ -271,12 +275,14 @@ class Orchestrator:
         on_event: EventCallback | None = None,
         planner: Planner | None = None,
         upgrade: bool = False,
+        by: str = "",
     ) -> RunResult:
         """Continue a run from its journal; tasks that succeeded are never run again.
 
         Without `workflow`, the workflow recorded at submission (or at the last upgrade) is
         compiled again. A run is bound to the workflow it was submitted with: another one is
         refused unless `upgrade` is set, which journals `RunUpgraded` and goes on with it.
+        `by` names who resumes (or upgrades) it, in `RunResumed` and `RunUpgraded`.
 
         Raises:
             LeaseHeld: another process drives the run (the error names it and says until when).
@@ -286,7 +292,7 @@ class Orchestrator:
         await self.open()
         lease = await self.leases.acquire(run_id)
         return await self.resume_leased(
-            lease, workflow=workflow, on_event=on_event, planner=planner, upgrade=upgrade
+            lease, workflow=workflow, on_event=on_event, planner=planner, upgrade=upgrade, by=by
         )
 
     async def resume_leased(
@@ -297,10 +303,17 @@ class Orchestrator:
         on_event: EventCallback | None = None,
         planner: Planner | None = None,
         upgrade: bool = False,
+        by: str = "",
     ) -> RunResult:
         """`resume` with the run's lease in hand (it is released, or handed to the drive)."""
         return await resume_leased(
-            self, lease, workflow=workflow, on_event=on_event, planner=planner, upgrade=upgrade
+            self,
+            lease,
+            workflow=workflow,
+            on_event=on_event,
+            planner=planner,
+            upgrade=upgrade,
+            by=by,
         )
 
     def save_outcomes(self, outcomes: list[Outcome | OutcomeStats]) -> None:
@@ -310,13 +323,13 @@ class Orchestrator:
 
     # -- controlling and reading ------------------------------------------------------------
 
-    def cancel(self, run_id: str, reason: str = "cancelled") -> bool:
-        """Cancel a run this orchestrator is driving (it ends with `RunCancelled`); ``False``
-        if it is not driving it (see `cancel_run` for any run of the store)."""
+    def cancel(self, run_id: str, reason: str = "cancelled", *, by: str = "") -> bool:
+        """Cancel a run this orchestrator is driving (it ends with `RunCancelled`, which names
+        `by`); ``False`` if it is not driving it (see `cancel_run` for any run of the store)."""
         control = self.controls.get(run_id)
         if control is None:
             return False
-        control.stop("cancelled", reason)
+        control.stop("cancelled", reason, by=by)
         return True
 
     def interrupt(self, run_id: str, reason: str = "interrupted") -> bool:
@@ -336,7 +349,7 @@ class Orchestrator:
 
         A run nobody drives is ended here (`RunCancelled`); one that another process drives
         is asked to cancel (it does within a third of its lease term) and this waits for it,
-        up to the lease term.
+        up to the lease term. `by` names who cancels (`RunCancelled.by`; the reason says it too).
 
         Raises:
             RunNotFound: no such run.
@@ -443,13 +456,15 @@ class Orchestrator:
         workflow: Workflow | None = None,
         fork_id: str | None = None,
         on_event: EventCallback | None = None,
+        by: str = "",
     ) -> RunResult:
         """Fork a run from one of its tasks and run the fork: what did not depend on `task` is
         copied from the parent's journal; `task` and what depends on it run again, with other
         run `inputs`, another `instruction` for the task, or another `agent` for it.
 
         Without `workflow`, the parent's recorded workflow is compiled again (a run submitted
-        from Python needs it given). `fork_id` is the fork's run id (default: a new one).
+        from Python needs it given). `fork_id` is the fork's run id (default: a new one);
+        `by` names who forks it (`RunForked.by`, `RunSubmitted.by`).
 
         Raises:
             RunNotFound: no such run.
@@ -465,6 +480,7 @@ class Orchestrator:
             workflow=workflow,
             fork_id=fork_id or new_run_id(),
             on_event=on_event,
+            by=by,
         )
 
     async def stream(

@@ -17,6 +17,7 @@ from podium.events import (
     ApprovalGranted,
     ApprovalRejected,
     ApprovalRequested,
+    ConfidenceMeasured,
     ContextWritten,
     ErrorInfo,
     ModelCalled,
@@ -112,9 +113,14 @@ class RunState:
         self.copied: frozenset[str] = frozenset()
         """Tasks whose success a fork copied from its parent (no agent ran for them here)."""
         self.compensable: list[str] = []
-        """Tasks with a `compensate:` that succeeded, in the order they did."""
+        """What to undo should the run fail, in the order it took effect: tasks with a
+        `compensate:` that succeeded, and tool calls with an undo (their `call_undo_id`)."""
         self.compensations: dict[str, TaskCompensated] = {}
-        """The latest step of undoing each task that has been undone (or tried)."""
+        """The latest step of undoing each task or call that has been undone (or tried)."""
+        self.confidence: dict[str, float] = {}
+        """The latest measured confidence of each task that has one (`ConfidenceMeasured`)."""
+        self.call_undos: dict[str, ToolCalled] = {}
+        """The tool calls to undo (`ToolCalled.undo`), by undo id (`call_undo_id`)."""
         self.tainted: dict[str, tuple[str, ...]] = {}
         """Task → the untrusted sources its attempts took in (`ProvenanceTainted`)."""
 
@@ -314,6 +320,13 @@ def _tool(state: RunState, ev: ToolCalled) -> None:
         task.steps += 1
     if ev.effect != "read" and ev.error is None and ev.idempotency_key:
         state.effects[ev.idempotency_key] = ev.result
+    # a call to undo should the run fail; a task's own `compensate` undoes it whole, calls too
+    whole = task is not None and task.task.compensate is not None
+    if ev.undo is not None and ev.error is None and not ev.replayed and not whole:
+        n = sum(1 for c in state.call_undos.values() if c.task == ev.task) + 1
+        uid = call_undo_id(ev.task, ev.tool, n)
+        state.call_undos[uid] = ev
+        state.compensable.append(uid)
     if ev.action_hash and not ev.replayed:
         state.approvals.use_call(ev.task, ev.action_hash, ev.result, ok=ev.error is None)
 
@@ -368,15 +381,32 @@ def _run_upgraded(state: RunState, ev: RunUpgraded) -> None:
 _INCOMPLETE = "(rollback incomplete: "
 
 
+def call_undo_id(task: str, tool: str, n: int) -> str:
+    """The id of the undo of a task's `n`-th undoable tool call: ``TASK/TOOL#N``."""
+    return f"{task}/{tool}#{n}"
+
+
 def _compensated(state: RunState, ev: TaskCompensated) -> None:
     """The run's message says when undoing it is incomplete (an undo failed), and which."""
-    state.compensations[ev.task] = ev
+    state.compensations[ev.call or ev.task] = ev
     failed = [tid for tid, c in state.compensations.items() if c.phase == "failed"]
     message = state.message.partition(_INCOMPLETE)[0].rstrip()
     if failed:
         note = f"{_INCOMPLETE}undoing {', '.join(map(repr, failed))} failed)"
         message = f"{message} {note}" if message else note
     state.message = message
+
+
+def _confidence_measured(state: RunState, ev: ConfidenceMeasured) -> None:
+    if ev.confidence is not None:
+        state.confidence[ev.task] = ev.confidence
+
+
+def run_confidence(state: RunState) -> float | None:
+    """How confident Podium is in a run: its weakest measured step — the lowest confidence of
+    the tasks that succeeded with one (``None``: no task measured one)."""
+    measured = [c for tid, c in state.confidence.items() if state.tasks[tid].status == SUCCEEDED]
+    return min(measured) if measured else None
 
 
 def _tainted(state: RunState, ev: ProvenanceTainted) -> None:
@@ -438,10 +468,11 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
     RunForked: _run_forked,
     TaskCompensated: _compensated,
     ProvenanceTainted: _tainted,
+    ConfidenceMeasured: _confidence_measured,
     PlanProposed: _plan_proposed,
     PlanFallback: _plan_fallback,
     PlanRevised: _plan_revised,
 }
 
 
-__all__ = ["RunState"]
+__all__ = ["RunState", "run_confidence"]

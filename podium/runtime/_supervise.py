@@ -37,8 +37,11 @@ RUN_STOPS = frozenset({"budget", "loop", "stall", "config"})
 """Error types that end the whole run (with that word as its reason), not just the task: a
 misconfiguration (``config``: no API key, an unknown provider) would fail every task alike."""
 
-NOT_AGENT_FAULTS = frozenset({"template", "context_conflict", "map_error", "map_item_failed"})
-"""Error types another agent would hit just the same: no backup takes over on them."""
+NOT_AGENT_FAULTS = frozenset(
+    {"template", "context_conflict", "map_error", "map_item_failed", "guardrail"}
+)
+"""Error types another agent would hit just the same: no backup takes over on them (a
+guardrail's block is about the content, which another agent is given too)."""
 
 
 @dataclass(frozen=True, slots=True)

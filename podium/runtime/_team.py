@@ -18,6 +18,7 @@ from podium.models._registry import resolve_model
 from podium.plan import check_plan
 from podium.plan._workflow import Workflow
 from podium.runtime._compensate import check_undos
+from podium.runtime._scopes import check_scopes
 
 
 class Team:
@@ -72,7 +73,7 @@ class Team:
             PlanValidationError: the plan has problems.
         """
         key = (
-            tuple(sorted((n, a.capabilities) for n, a in agents.items())),
+            tuple(sorted((n, a.capabilities, a.reads, a.writes) for n, a in agents.items())),
             tuple(workflow.input_names() or ()),
             max_tasks,
         )
@@ -86,6 +87,7 @@ class Team:
             max_tasks=max_tasks,
         )
         check_undos(workflow, agents)
+        check_scopes(workflow, agents)
         workflow.plan.checked = key
 
 

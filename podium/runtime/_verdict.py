@@ -83,12 +83,12 @@ def waiting_message(state: RunState) -> str:
 
 
 def stopped(
-    status: str, reason: str, message: str, tasks: list[str]
+    status: str, reason: str, message: str, tasks: list[str], *, by: str = ""
 ) -> tuple[type[Event], dict[str, JSON]]:
-    """How a stopped run ends: cancelled or failed, or interrupted (resumable; `tasks` are those
-    whose attempts the stop cut short)."""
+    """How a stopped run ends: cancelled (by `by`) or failed, or interrupted (resumable;
+    `tasks` are those whose attempts the stop cut short)."""
     if status == "cancelled":
-        return RunCancelled, {"reason": reason}
+        return RunCancelled, {"reason": reason, "by": by}
     if status == "interrupted":
         return RunInterrupted, {"reason": reason, "tasks": tasks}
     return RunFailed, {"reason": reason, "message": message}

@@ -14,7 +14,7 @@ from podium.agents import Agent
 from podium.exceptions import ConfigError
 from podium.models._base import ModelResponse
 from podium.models._calls import CallModel, ModelCallInput
-from podium.policy import ProvenanceGate, UntrustedRules
+from podium.policy import Guardrail, ProvenanceGate, UntrustedRules
 from podium.reliability._breaker import Breakers, CircuitBreaker
 from podium.reliability._clock import Clock
 from podium.reliability._guards import RepeatGuard
@@ -23,6 +23,7 @@ from podium.reliability._ratelimit import RateLimits
 from podium.reliability._settings import Reliability
 from podium.runtime._approvals import ToolApprovals
 from podium.runtime._budgets import Budgets, output_estimate
+from podium.runtime._guardrails import Guardrails
 from podium.runtime._interceptors import AttemptScope, Interceptors
 from podium.runtime._listeners import ListenerHub, Notices
 from podium.runtime._replay import Cassette
@@ -34,7 +35,7 @@ from podium.runtime._supervise import (
 )
 from podium.runtime._verifier import Verifier
 from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
-from podium.verify import Check
+from podium.verify import Check, Confidence
 
 
 def built_in(
@@ -50,6 +51,8 @@ def built_in(
     untrusted: UntrustedRules | None = None,
     agents: Mapping[str, Agent] | None = None,
     goal_checks: bool | Sequence[Check] = True,
+    confidence: Confidence | None = None,
+    guardrails: Sequence[Guardrail] = (),
 ) -> Interceptors:
     """The interceptors of one drive, outermost first.
 
@@ -60,7 +63,10 @@ def built_in(
     innermost in the attempt chain so that it labels the
     input the executor gets, and before approvals in the tool chain.
     `goal_checks` are what a run from a goal checks its final outputs with
-    (`podium.policy.Policy.goal_checks`).
+    (`podium.policy.Policy.goal_checks`); `confidence` the default of tasks whose task and
+    agent set none (`podium.policy.Policy.confidence`). `guardrails`
+    (`podium.policy.Policy.guardrails`) look at attempts inside the checks (which see what they
+    let through) and at calls right after budgets, before the gate and approvals.
     """
     gate = ProvenanceGate(untrusted, agents)
     notices = [Notices(hub)] if hub is not None and hub.wants_notices else []
@@ -73,16 +79,18 @@ def built_in(
     # checks inside retries (which keep the decision a failed check made) and outside the
     # agent's breaker (an answer its checks reject is not the agent failing to answer)
     attempt: list[Any] = [*notices, Retries(supervisor, clock)]
-    attempt.append(Verifier(supervisor, goal_checks=goal_checks))
+    attempt.append(Verifier(supervisor, goal_checks=goal_checks, confidence=confidence))
+    guard = [Guardrails(guardrails)] if guardrails else []
+    attempt.extend(guard)
     if breakers is not None and breakers.enabled("agent"):
         attempt.append(AgentBreakers(supervisor, clock))
     attempt.append(gate)
     budgets = Budgets()  # counts model and tool calls alike: in both chains
-    model: list[Any] = [*calls_notices, budgets]
+    model: list[Any] = [*calls_notices, budgets, *guard]
     if breakers is not None and breakers.enabled("provider"):
         model.append(_ProviderBreakers(breakers, clock))
     model.append(_RateLimits(rate_limits))
-    tool: list[Any] = [*calls_notices, budgets, gate, ToolApprovals(), _Repeats()]
+    tool: list[Any] = [*calls_notices, budgets, *guard, gate, ToolApprovals(), _Repeats()]
     if reliability.model_timeout_s is not None or reliability.tool_timeout_s is not None:
         timeout = CallTimeout(
             model_s=reliability.model_timeout_s, tool_s=reliability.tool_timeout_s, clock=clock

@@ -36,6 +36,7 @@ from podium.reliability._guards import HandoffGuard
 from podium.runtime._attempt import AttemptInput, AttemptOutcome, EventSink
 from podium.runtime._errors import check_recordable, error_info
 from podium.runtime._interceptors import AttemptScope, Interceptors
+from podium.runtime._scopes import journal_denials, scoped_view
 from podium.runtime._watchdog import LoopBlocked, Watchdog
 from podium.tools._calls import call_tool
 from podium.verify import validate_output
@@ -72,7 +73,7 @@ class AttemptWorker:
         """Run one attempt (synchronous agents on `pool`); every failure becomes an outcome
         with a typed error."""
         task = input.task
-        view = ContextView(_board(input), task=task.id, reads=task.reads)
+        view = scoped_view(_board(input), task, self.agents.get(input.agent))
         watchdog = self.watchdog
         watched = None
         if watchdog is not None and (task.timeout_s is not None or watchdog.run_deadlines):
@@ -120,10 +121,12 @@ class AttemptWorker:
         except (asyncio.CancelledError, GeneratorExit, StoreError):
             raise  # a journal that cannot be written is not this task's failure
         except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the agent's, not ours
+            await _denials(emit, view, input)
             return failed(input, exc)
         finally:
             if watched is not None:
                 watchdog.unwatch(watched)  # type: ignore[union-attr]
+        await _denials(emit, view, input)
         return AttemptOutcome(
             output=outcome.output, writes=list(view.pending), final_agent=outcome.agent
         )
@@ -163,6 +166,15 @@ class AttemptWorker:
             call_model=chain(models, "request", call_model),
             call_tool=chain(tools, "call", call_tool),
             resolve=self.resolve,
+        )
+
+
+async def _denials(emit: EventSink, view: ContextView, input: AttemptInput) -> None:
+    """Journal the blackboard accesses the attempt was refused (those its agent caught and
+    went on from too)."""
+    if view.denied:
+        await journal_denials(
+            emit, view.denied, task=input.task.id, agent=input.agent, attempt=input.attempt
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium._allowed_modules import from_environment
 from podium.exceptions import ConfigError, OutputValidationError
 from podium.verify import _text as tx
 from podium.verify._embed import Encoder, available, cosine, default_encoder
@@ -156,15 +157,26 @@ _rules: dict[str, Callable[..., Any]] = {}
 
 
 def resolve_rule(spec: str) -> Callable[..., Any]:
-    """The callable a rule check names (``module:function``), imported once."""
+    """The callable a rule check names (``module:function``), imported once, if
+    ``PODIUM_ALLOWED_MODULES`` allows it (a workflow file's rules were judged when it loaded;
+    this covers rules given in Python too)."""
     found = _rules.get(spec)
     if found is not None:
         return found
+    allowed = from_environment()
+    why = allowed.refusal(spec) if allowed is not None else None
+    if why is not None:
+        raise ConfigError(f"rule {spec!r} is refused: {why}")
     module_name, _, attr = spec.partition(":")
+    reached: list[object] = []
     try:
         target: Any = importlib.import_module(module_name)
         for name in attr.split("."):
             target = getattr(target, name)
+            reached.append(target)
+            why = allowed.refusal_of(spec, reached) if allowed is not None else None
+            if why is not None:
+                raise ConfigError(f"rule {spec!r} is refused: {why}")
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"rule {spec!r} cannot be imported: {exc}") from None
     if not callable(target):

@@ -95,9 +95,9 @@ def test_unknown_keys_suggest_the_closest_name() -> None:
         (
             9,
             "",
-            "unknown key 'zzz' (expected one of: agents, context, description, executor, inputs, "
-            "interceptors, mcp_servers, name, output, planner, policy, prices, router, tasks, "
-            "tools)",
+            "unknown key 'zzz' (expected one of: agents, context, description, executor, "
+            "guardrails, inputs, interceptors, mcp_servers, name, output, planner, policy, prices, "
+            "router, tasks, tools)",
         ),
     ]
 
