@@ -194,6 +194,8 @@ def _compensated(ev: TaskCompensated) -> AuditEntry:
         else "compensation failed"
     )
     error = f"{ev.error.type}: {ev.error.message}" if ev.error is not None else None
+    if ev.call:  # the undo of one tool call of the task
+        return _entry(ev, actor, action, f"call:{ev.call}", task=ev.task, error=error)
     return _entry(ev, actor, action, f"task:{ev.task}", error=error)
 
 

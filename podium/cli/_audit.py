@@ -7,7 +7,8 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -28,24 +29,59 @@ async def _audit(url: str | None, run_id: str) -> list[AuditEntry]:
 
 
 def audit_table(entries: list[AuditEntry]) -> Table:
-    """One row per action: when (local time), who, what, to what, the particulars."""
+    """One row per action: when (local time; the date where it changes), who, what, to what,
+    the particulars."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("seq", justify="right", no_wrap=True)
-    for column in ("time", "actor", "action"):  # short: kept whole
+    for column in ("time", "actor", "action", "target"):  # short: kept whole
         table.add_column(column, no_wrap=True)
-    for column in ("target", "details"):  # what wraps
-        table.add_column(column, overflow="fold")
+    table.add_column("details", overflow="fold", min_width=20)  # what wraps
+    day = ""
     for e in entries:
         details = ", ".join(f"{k}={render.short(v, 40)}" for k, v in e.details.items())
+        when = time.localtime(e.ts)
+        shown = time.strftime("%H:%M:%S", when)
+        if time.strftime("%Y-%m-%d", when) != day:
+            day = time.strftime("%Y-%m-%d", when)
+            shown = f"{day} {shown}"
         table.add_row(
             str(e.seq),
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts)),
+            shown,
             render.plain(e.actor, "bold" if e.actor.startswith("user:") else ""),
             e.action,
             render.plain(e.target),
             render.plain(details),
         )
     return table
+
+
+WIDE = 120
+"""Terminals this wide get a table; narrower ones a line an action, its details under it."""
+
+
+def audit_lines(entries: list[AuditEntry]) -> list[RenderableType]:
+    """The table's rows for a narrow terminal: ``seq time actor action target``, then the
+    details indented on the next line (so they wrap at the width, not in a sliver of column)."""
+    actor_w = max(len(e.actor) for e in entries)
+    action_w = max(len(e.action) for e in entries)
+    lines: list[RenderableType] = []
+    day = ""
+    for e in entries:
+        when = time.localtime(e.ts)
+        if time.strftime("%Y-%m-%d", when) != day:
+            day = time.strftime("%Y-%m-%d", when)
+            lines.append(Text(day, style="bold"))
+        head = Text(f"{e.seq:>4}  {time.strftime('%H:%M:%S', when)}  ")
+        head.append_text(
+            render.plain(e.actor.ljust(actor_w), "bold" if e.actor.startswith("user:") else "")
+        )
+        head.append(f"  {e.action.ljust(action_w)}  ")
+        head.append_text(render.plain(e.target))
+        lines.append(head)
+        if e.details:
+            details = ", ".join(f"{k}={render.short(v, 60)}" for k, v in e.details.items())
+            lines.append(Padding(render.plain(details), (0, 0, 0, 16)))
+    return lines
 
 
 @app.command()
@@ -78,7 +114,11 @@ def audit(
         who = f" by {render.inert(actor)}" if actor is not None else ""
         console.print(Text(f"run {render.inert(run_id)}: no action{who} in its journal"))
         return
-    console.print(audit_table(entries))
+    if console.width >= WIDE:
+        console.print(audit_table(entries))
+    else:
+        for line in audit_lines(entries):
+            console.print(line)
 
 
-__all__ = ["audit", "audit_table"]
+__all__ = ["audit", "audit_lines", "audit_table"]

@@ -141,6 +141,10 @@ def summary_line(result: RunResult) -> Text:
         f"{total:,} tokens ({usage.input_tokens:,} in, {usage.output_tokens:,} out)",
         f"${usage.cost_usd:.4f}",
     ]
+    if result.confidence is not None:
+        parts.append(f"confidence {result.confidence:.2f}")
+    if result.rollback != "none":
+        parts.append(f"rollback {result.rollback}")
     return Text(" · ".join(parts), style="dim")
 
 

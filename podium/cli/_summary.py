@@ -34,7 +34,7 @@ from podium.events import (
     Usage,
 )
 from podium.runtime import RunState
-from podium.runtime._state import run_confidence
+from podium.runtime._state import rollback_status, run_confidence
 
 PLANNER = "(planner)"
 """The row of the planner's model calls (they belong to no agent)."""
@@ -81,7 +81,8 @@ def agent_totals(events: Iterable[AnyEvent], *, now: float) -> dict[str, AgentTo
 
 def run_line(state: RunState, *, now: float) -> Text:
     """``took 1.20s · 1,234 tokens (1,000 in, 234 out) · $0.0012`` (so far, for a run that has
-    not ended), and the run's measured confidence when a task measured one."""
+    not ended), the run's measured confidence when a task measured one, and how far undoing
+    it got when anything was undone."""
     end = state.ended_ts if state.ended_ts is not None else now
     usage = state.usage
     total = usage.input_tokens + usage.output_tokens
@@ -94,6 +95,10 @@ def run_line(state: RunState, *, now: float) -> Text:
     confidence = run_confidence(state)
     if confidence is not None:
         parts.append(f"confidence {confidence:.2f} (weakest step)")
+    undone = sum(1 for c in state.compensations.values() if c.phase == "succeeded")
+    rollback = rollback_status(state)
+    if rollback in ("complete", "incomplete") or undone:
+        parts.append(f"rollback {rollback}: {undone} of {len(state.compensable)} undone")
     return Text(" · ".join(parts))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from podium.agents import Agent
 from podium.events import AnyEvent, ErrorInfo, TaskCompensated, ToolCalled
@@ -35,7 +35,7 @@ from podium.plan._template import TemplateError, render
 from podium.runtime._attempt import AttemptInput
 from podium.runtime._journal import Journal
 from podium.runtime._lease import LeaseKeeper
-from podium.runtime._state import RunState
+from podium.runtime._state import RunState, rollback_status, to_undo
 from podium.runtime._task_state import SUCCEEDED
 from podium.runtime._work import AttemptWorker
 from podium.store._lease import Lease
@@ -49,25 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JSON = Any
-Rollback = Literal["none", "pending", "complete", "incomplete"]
 UNDONE_ON = ("failed", "cancelled")
 """Run statuses after which compensations run by themselves."""
-
-
-def to_undo(state: RunState, *, retry_failed: bool = False) -> list[str]:
-    """The tasks whose undo is still to run, the latest success first.
-
-    An undo started but never recorded as done (a crash) is among them; one that failed only
-    with `retry_failed`. A mapped task is undone item by item, through its sub-tasks.
-    """
-    tasks = []
-    for tid in reversed(state.compensable):
-        if tid in state.children:
-            continue
-        last = state.compensations.get(tid)
-        if last is None or last.phase == "started" or (retry_failed and last.phase == "failed"):
-            tasks.append(tid)
-    return tasks
 
 
 def owes_rollback(state: RunState) -> bool:
@@ -76,16 +59,6 @@ def owes_rollback(state: RunState) -> bool:
     if state.status not in UNDONE_ON and not state.compensations:
         return False
     return bool(to_undo(state))
-
-
-def rollback_status(state: RunState) -> Rollback:
-    """``none``: nothing to undo; ``pending``: undos not run yet; ``complete``: all undone;
-    ``incomplete``: an undo failed."""
-    if not state.compensable:
-        return "none"
-    if any(c.phase == "failed" for c in state.compensations.values()):
-        return "incomplete"
-    return "pending" if to_undo(state) else "complete"
 
 
 def check_undos(workflow: Workflow, agents: Mapping[str, Agent]) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podium.events import Usage
-from podium.runtime._state import RunState, run_confidence
+from podium.runtime._state import RunState, rollback_status, run_confidence
 
 JSON = Any
 
@@ -29,6 +29,9 @@ class RunResult:
         confidence: the run's measured confidence, its weakest step's: the lowest of the
             confidences measured for the tasks that succeeded (``None``: none was measured; see
             `podium.verify.Confidence`).
+        rollback: how far undoing what the run did got (`compensate:` of tasks and tools):
+            ``none`` (nothing to undo), ``pending``, ``complete`` or ``incomplete`` (an undo
+            failed; `podium rollback` tries again).
     """
 
     run_id: str
@@ -41,6 +44,7 @@ class RunResult:
     elapsed_s: float = 0.0
     missing: list[str] = field(default_factory=list)
     confidence: float | None = None
+    rollback: str = "none"
 
     @property
     def ok(self) -> bool:
@@ -64,6 +68,7 @@ class RunResult:
             elapsed_s=max(0.0, end - state.created_ts),
             missing=list(state.missing),
             confidence=run_confidence(state),
+            rollback=rollback_status(state),
         )
 
     def to_json(self) -> dict[str, JSON]:
@@ -83,6 +88,7 @@ class RunResult:
             "elapsed_s": round(self.elapsed_s, 4),
             "missing": self.missing,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "rollback": self.rollback,
         }
 
 

@@ -7,7 +7,7 @@ so a resumed run sees exactly what the crashed one had committed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -402,6 +402,35 @@ def _confidence_measured(state: RunState, ev: ConfidenceMeasured) -> None:
         state.confidence[ev.task] = ev.confidence
 
 
+Rollback = Literal["none", "pending", "complete", "incomplete"]
+
+
+def to_undo(state: RunState, *, retry_failed: bool = False) -> list[str]:
+    """The tasks whose undo is still to run, the latest success first.
+
+    An undo started but never recorded as done (a crash) is among them; one that failed only
+    with `retry_failed`. A mapped task is undone item by item, through its sub-tasks.
+    """
+    tasks = []
+    for tid in reversed(state.compensable):
+        if tid in state.children:
+            continue
+        last = state.compensations.get(tid)
+        if last is None or last.phase == "started" or (retry_failed and last.phase == "failed"):
+            tasks.append(tid)
+    return tasks
+
+
+def rollback_status(state: RunState) -> Rollback:
+    """``none``: nothing to undo; ``pending``: undos not run yet; ``complete``: all undone;
+    ``incomplete``: an undo failed."""
+    if not state.compensable:
+        return "none"
+    if any(c.phase == "failed" for c in state.compensations.values()):
+        return "incomplete"
+    return "pending" if to_undo(state) else "complete"
+
+
 def run_confidence(state: RunState) -> float | None:
     """How confident Podium is in a run: its weakest measured step — the lowest confidence of
     the tasks that succeeded with one (``None``: no task measured one)."""
@@ -475,4 +504,4 @@ _HANDLERS: dict[type, Callable[[RunState, Any], None]] = {
 }
 
 
-__all__ = ["RunState", "run_confidence"]
+__all__ = ["Rollback", "RunState", "rollback_status", "run_confidence", "to_undo"]

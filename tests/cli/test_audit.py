@@ -52,3 +52,17 @@ def test_the_audit_table_has_a_row_an_action(store: str, monkeypatch: pytest.Mon
     assert header.split() == ["seq", "time", "actor", "action", "target", "details"]
     assert len(rows) == 6  # submitted, plan, draft started and succeeded, approval asked, waiting
     assert rows[0].split()[3:5] == [ME, "submitted"]
+
+
+def test_a_narrow_terminal_gets_a_line_an_action_with_its_details_under_it(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    park(store, "r1")
+    out = invoke("audit", "r1", "--store", store).stdout.splitlines()
+    day, first, details, *_ = out
+    assert len(day) == len("2026-12-07")
+    assert first.split()[2:4] == [ME, "submitted"]
+    assert details.startswith(" " * 16)
+    assert "workflow=" in details
+    assert all(len(line) <= 80 for line in out)

@@ -27,6 +27,7 @@ RESULT_KEYS = {
     "elapsed_s",
     "missing",
     "confidence",
+    "rollback",
 }
 
 
