@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck pytest bench clean
+.PHONY: run test install install-dev lint typecheck pytest bench bench-agentdojo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,7 +41,19 @@ $(NODE_STAMP):
 	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-save $(NODE_PACKAGES)
 	touch $@
 
-install-dev: $(BIN)/python $(PHOENIX)/bin/phoenix $(NODE_STAMP)
+# AgentDojo, the prompt-injection benchmark (bench/agentdojo.py; tests/security/test_agentdojo.py
+# runs a sample of it), lives in a venv of its own too: it pins its own openai, anthropic and
+# pydantic. Podium is installed there editable, without extras, so the bench runs today's code
+# (again when pyproject.toml changes, for its dependencies).
+AGENTDOJO := .venv-agentdojo
+AGENTDOJO_STAMP := $(AGENTDOJO)/.installed-agentdojo-0.1.35
+
+$(AGENTDOJO_STAMP): pyproject.toml
+	$(PY) -m venv $(AGENTDOJO)
+	$(AGENTDOJO)/bin/pip install 'agentdojo==0.1.35' -e .
+	touch $@
+
+install-dev: $(BIN)/python $(PHOENIX)/bin/phoenix $(NODE_STAMP) $(AGENTDOJO_STAMP)
 	$(BIN)/pip install -e '.[dev,local,embeddings]' '$(TORCH)'
 	@test -x /usr/bin/chromium || echo "note: the dashboard test needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium; .ci/run installs it as root)" >&2
 
@@ -64,5 +76,9 @@ bench: install-dev
 	$(BIN)/pip install -e '.[bench]'
 	$(BIN)/python bench/run.py
 
+# every AgentDojo suite, user task x injection task, without and with the provenance gate
+bench-agentdojo: $(AGENTDOJO_STAMP)
+	$(AGENTDOJO)/bin/python bench/agentdojo.py
+
 clean:
-	rm -rf $(VENV) $(PHOENIX) $(NODE_DIR) .pytest_cache .mypy_cache .ruff_cache podium.db*
+	rm -rf $(VENV) $(PHOENIX) $(AGENTDOJO) $(NODE_DIR) .pytest_cache .mypy_cache .ruff_cache podium.db*

@@ -170,6 +170,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "untrusted_tools": "More tools whose output is untrusted (Python tools that pass"
         " outside text on).",
         "untrusted_agents": "Agents whose answers are untrusted besides remote (A2A) ones.",
+        "judge": "`context` (default): the action applies to every side-effecting call made"
+        " with untrusted content in context; `arguments`: only to calls with an argument whose"
+        " text appears in that content (the others go through, journaled).",
     },
     "Router": {
         "": "How the router picks an agent for a task that names a capability.",

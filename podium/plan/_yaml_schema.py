@@ -235,6 +235,7 @@ class _UntrustedBody(_Body):
     trusted_tools: _Names = []
     untrusted_tools: _Names = []
     untrusted_agents: _Names = []
+    judge: Literal["context", "arguments"] = "context"
 
 
 class _PolicyBody(_Body):

@@ -359,6 +359,7 @@ def _untrusted(m: _UntrustedBody | None) -> UntrustedRules:
         trusted_tools=tuple(m.trusted_tools),
         untrusted_tools=tuple(m.untrusted_tools),
         untrusted_agents=tuple(m.untrusted_agents),
+        judge=m.judge,
     )
 
 

@@ -173,6 +173,9 @@ class _AttemptGate:
         action = self.rules.action(tool.name, ctx.agent)
         matched = matching_arguments(input.arguments, self.texts)
         reason = _reason(tool.name, tool.effect, self.sources, matched)
+        if self.rules.judge == "arguments" and not matched:
+            action = "allow"  # the untrusted content chose none of the arguments
+            reason += "; no argument comes from it (judged by the arguments)"
         decision: Literal["allow", "ask", "approved", "block"] = action
         approval = self.approvals.get(input.action_hash)
         granted = approval is not None and approval.status == GRANTED and not approval.used

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 JSON = Any
 Action = Literal["allow", "ask", "block"]
 ACTIONS: tuple[Action, ...] = ("allow", "ask", "block")
+Judge = Literal["context", "arguments"]
+JUDGES: tuple[Judge, ...] = ("context", "arguments")
 _STRICTNESS = {"allow": 0, "ask": 1, "block": 2}
 
 OUTSIDE_MODULES = (
@@ -66,6 +68,13 @@ class UntrustedRules:
             text on).
         untrusted_agents: agents whose answers are untrusted besides remote (A2A) agents,
             which always are (e.g. a Python agent that wraps another vendor's service).
+        judge: which calls the action applies to. ``context`` (the default): every
+            side-effecting call made while untrusted content is in context. ``arguments``: only
+            those with an argument whose text appears in that content (the injection chose the
+            recipient, the amount, the text); the others are allowed and journaled. Kinder to
+            work that reads outside text and then acts on trusted data, but it cannot see an
+            injection that chooses only *which* call to make with trusted arguments ("delete
+            every file") — use it where every side effect is also reversible or approved.
 
     Example:
         ```python
@@ -80,6 +89,7 @@ class UntrustedRules:
     trusted_tools: Collection[str] = ()
     untrusted_tools: Collection[str] = ()
     untrusted_agents: Collection[str] = ()
+    judge: Judge = "context"
 
     def __post_init__(self) -> None:
         found = [("on_side_effect", self.on_side_effect)]
@@ -90,6 +100,10 @@ class UntrustedRules:
                 raise ConfigError(
                     f"policy.untrusted.{where}: unknown action {action!r}; use one of {ACTIONS}"
                 )
+        if self.judge not in JUDGES:
+            raise ConfigError(
+                f"policy.untrusted.judge: unknown {self.judge!r}; use one of {JUDGES}"
+            )
         both = set(self.trusted_tools) & set(self.untrusted_tools)
         if both:
             raise ConfigError(
@@ -115,8 +129,9 @@ class UntrustedRules:
 
     def tightened(self, other: UntrustedRules) -> UntrustedRules:
         """These rules (the operator's) with `other`'s (a workflow's): the stricter action
-        wins everywhere and untrusted tools and agents add up. A workflow may name its own
-        data sources trusted, but not a tool the operator names untrusted."""
+        wins everywhere, untrusted tools and agents add up, and judging by the context holds
+        over judging by the arguments. A workflow may name its own data sources trusted, but
+        not a tool the operator names untrusted."""
         if other is self or other == UntrustedRules():
             return self
         return UntrustedRules(
@@ -129,6 +144,7 @@ class UntrustedRules:
             ),
             untrusted_tools=_union(self.untrusted_tools, other.untrusted_tools),
             untrusted_agents=_union(self.untrusted_agents, other.untrusted_agents),
+            judge="context" if "context" in (self.judge, other.judge) else "arguments",
         )
 
     def untrusted_answers(self, agents: Mapping[str, Agent]) -> frozenset[str]:

@@ -271,3 +271,37 @@ def test_the_rules_in_a_workflow_file() -> None:
         load_workflow_text(FILE.replace("on_side_effect: block", "on_side_effect: maybe"))
     with pytest.raises(ConfigError, match="both trusted and untrusted"):
         load_workflow_text(FILE + "    untrusted_tools: [tides]\n")
+
+
+OWN = {"to": "team@ours.example", "body": "weekly summary"}  # chosen by the trusted task
+
+
+async def test_judged_by_the_arguments_a_call_the_injection_chose_is_blocked() -> None:
+    mail = Mail()
+    model = reader_then([("read_inbox", {}), ("send_email", SEND), ("send_email", OWN)])
+    wf = one_task(model, read_inbox, mail.send_email)
+    rules = UntrustedRules(on_side_effect="block", judge="arguments")
+    async with Orchestrator(store="memory://", policy=Policy(untrusted=rules)) as orch:
+        result = await orch.run(wf)
+        events = await orch.events(result.run_id)
+    assert result.status == "succeeded"
+    assert mail.sent == [OWN]  # the injected recipient never, the trusted one once
+    assert [(d.decision, d.matched) for d in decided(events)] == [
+        ("block", ["to", "body"]),
+        ("allow", []),
+    ]
+    assert "judged by the arguments" in decided(events)[1].reason
+
+
+def test_judging_by_the_context_holds_over_the_arguments_when_tightened() -> None:
+    lenient = UntrustedRules(judge="arguments")
+    assert lenient.tightened(UntrustedRules(on_side_effect="block")).judge == "context"
+    assert UntrustedRules().tightened(lenient).judge == "context"
+    assert lenient.tightened(UntrustedRules(judge="arguments", on_side_effect="block")).judge == (
+        "arguments"
+    )
+    with pytest.raises(ConfigError, match=r"policy\.untrusted\.judge"):
+        UntrustedRules(judge="vibes")  # type: ignore[arg-type]
+    loaded = load_workflow_text(FILE.replace("on_side_effect: block", "judge: arguments"))
+    assert loaded.policy is not None
+    assert loaded.policy.untrusted.judge == "arguments"
