@@ -11,7 +11,8 @@ Usage:
    tuned on). Every task is routed among all agents (no capability given), by relevance alone:
    BM25, MiniLM embeddings, hybrid, and hybrid with the agents' examples (the embedding methods
    need the ``embeddings`` extra). Top-1 and top-3 accuracy, and the no-fit verdict's precision
-   and recall on the tasks that fit no agent (at each method's default threshold).
+   and recall on the tasks that fit no agent (at each method's default threshold). The last
+   numbers, before and after issue 13's change, are in bench/README.md ("Routing accuracy").
 2. Cost at equal success. Simulated agents — four model tiers with a success rate per kind of
    task and a cost per task — take a stream of tasks of three kinds; each router learns online
    from the outcomes. Always-the-strongest is compared with the default router and the

@@ -67,7 +67,9 @@ def no_fit(
     if not any(agents[n].description.strip() or agents[n].examples for n in a.scores):
         return None  # nothing says what the candidates do: no ground to refuse the task
     best = max(a.scores, key=lambda n: a.scores[n]) if a.scores else None
+    duty = _duty(a, best)
     near = f"; the closest is {best!r}" if best is not None else ""
+    near += f" (closest duty: {duty!r})" if duty else ""
     then = "a person is asked" if ask else "the task fails rather than guess"
     if a.fit < limit:
         why = f"best fit {a.fit:.3f} is under the threshold {limit:g}"
@@ -89,13 +91,21 @@ def with_details(candidates: list[dict[str, JSON]], fit: Fit) -> list[dict[str, 
     return [{**c, **details.get(c["agent"], {})} for c in candidates]
 
 
-def method_note(fit: Fit, limit: float) -> str:
-    """How relevance was measured, for the decision's reason (``""`` for a plain relevance)."""
+def method_note(fit: Fit, limit: float, agent: str | None = None) -> str:
+    """How relevance was measured, for the decision's reason (``""`` for a plain relevance),
+    with the clause of the chosen `agent`'s description the task matched best."""
     a = fit.assessment
     if a is None:
         return ""
     check = f", no-fit under {limit:g}" if limit > 0 else ""
-    return f"; {a.method}: best fit {a.fit:.3f}{check}"
+    duty = _duty(a, agent)
+    why = f"; closest duty of {agent!r}: {duty!r}" if duty else ""
+    return f"; {a.method}: best fit {a.fit:.3f}{check}{why}"
+
+
+def _duty(a: Assessment, agent: str | None) -> str:
+    """The `agent`'s clause (of its description) closest to the task (``""``: not known)."""
+    return a.matched.get(agent, "") if agent is not None else ""
 
 
 def break_tie(

@@ -204,7 +204,8 @@ class ScoringRouter:
             for entry in candidates:
                 if "score" in entry:
                     entry["within_margin"] = entry["agent"] in close
-        return Decision(winner.agent, reason + method_note(measured, limit), candidates, kind=kind)
+        note = method_note(measured, limit, winner.agent)
+        return Decision(winner.agent, reason + note, candidates, kind=kind)
 
     def _tie_break(
         self, task: Task, agents: Mapping[str, Agent], roomy: list[Scored], winner: Scored, why: str

@@ -53,9 +53,9 @@ def test_fused_scores_rank_by_meaning_and_words() -> None:
     assert a.scores["translator"] == pytest.approx(1.0)  # "french" twice, "report" once
     assert 0 < a.scores["writer"] < 1
     assert a.scores["coder"] < a.scores["writer"]
-    assert set(a.details["translator"]) == {"bm25", "embedding", "fused"}
+    assert set(a.details["translator"]) == {"bm25", "embedding", "fused", "fit"}
     assert a.details["translator"]["bm25"] > 0
-    assert a.fit == pytest.approx(a.details["translator"]["fused"], abs=1e-6)
+    assert a.fit == pytest.approx(a.details["translator"]["fit"], abs=1e-6)
     assert a.method == "hybrid relevance (BM25 + MiniLM embeddings)"
     # ranking scores fall off with the gap in fused score, by the temperature
     gap = a.details["translator"]["fused"] - a.details["writer"]["fused"]
@@ -125,7 +125,8 @@ def test_long_descriptions_and_many_examples_are_bounded() -> None:
         examples=tuple(f"example {i}" for i in range(500)),
     )
     HybridRelevance(encode=encode, open_set=False).assess("x", {"a": many}, ["a"])
-    assert len(seen) <= 2 + 2 * MAX_VIEWS + 1  # whole, description, clauses, examples, task
+    # name, whole, description, clauses, examples, task
+    assert len(seen) <= 3 + 2 * MAX_VIEWS + 1
 
 
 def test_the_vector_cache_is_bounded_and_reused() -> None:
