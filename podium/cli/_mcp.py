@@ -20,6 +20,7 @@ from podium.cli._store import store_url
 from podium.exceptions import ConfigError, PodiumError
 from podium.plan import Workflow, load_workflow
 from podium.runtime import Orchestrator
+from podium.server._auth import AuthConfig, load_auth
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -56,6 +57,16 @@ def serve_command(
         str | None,
         typer.Option("--store", help="Store URL (default: $PODIUM_STORE).", show_default=False),
     ] = None,
+    auth: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth",
+            metavar="FILE",
+            help="Bearer tokens with roles for --http (podium serve's tokens file); with it"
+            " the endpoint may listen beyond loopback.",
+            show_default=False,
+        ),
+    ] = None,
     mount: Annotated[
         list[str] | None,
         typer.Option(
@@ -72,10 +83,13 @@ def serve_command(
     closing the pipe) leaves runs still going resumable.
     """
     try:
-        bind = parse_bind(http) if http is not None else None
+        if auth is not None and http is None:
+            raise ConfigError("--auth guards the HTTP endpoint: give --http HOST:PORT too")
+        tokens = load_auth(auth) if auth is not None else None
+        bind = parse_bind(http, authenticated=tokens is not None) if http is not None else None
         workflow = _load(file)
         mounts = [_mountable(ref) for ref in mount or ()]
-        asyncio.run(_serve(workflow, store_url(store), bind, mounts))
+        asyncio.run(_serve(workflow, store_url(store), bind, mounts, tokens))
     except PodiumError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_USAGE) from None
@@ -86,22 +100,22 @@ def serve_command(
         raise typer.Exit(130) from None
 
 
-def parse_bind(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (a loopback host: the endpoint has no authentication)."""
+def parse_bind(value: str, *, authenticated: bool = False) -> tuple[str, int]:
+    """``HOST:PORT``: a loopback host, unless the endpoint wants tokens (`authenticated`)."""
     host, _, port = value.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"--http takes HOST:PORT, not {value!r}")
-    if host != "localhost":
+    if host != "localhost" and not authenticated:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
             loopback = False
         if not loopback:
             raise ConfigError(
-                f"--http {value!r}: the MCP endpoint has no authentication, so it listens on "
-                "a loopback address only (127.0.0.1, ::1); put a proxy that authenticates "
-                "in front of it to reach it from elsewhere"
+                f"--http {value!r}: without --auth the MCP endpoint has no authentication, so"
+                " it listens on a loopback address only (127.0.0.1, ::1); give --auth FILE"
+                " (bearer tokens with roles) to listen beyond it"
             )
     return host, int(port)
 
@@ -137,7 +151,11 @@ def _mountable(ref: str) -> Mount:
 
 
 async def _serve(
-    workflow: Workflow, store: str, bind: tuple[str, int] | None, mounts: list[Mount]
+    workflow: Workflow,
+    store: str,
+    bind: tuple[str, int] | None,
+    mounts: list[Mount],
+    auth: AuthConfig | None = None,
 ) -> None:
     # imported here: the MCP SDK loads only when a server starts, not with every command
     from podium.cli._mcp_server import build_server
@@ -145,7 +163,8 @@ async def _serve(
     orch = Orchestrator(agents=workflow.agents, store=store)
     async with orch, asyncio.TaskGroup() as group:  # the group's runs end before the store
         runs = BackgroundRuns(orch, group)
-        server = build_server(orch, workflow, runs, team=not len(workflow.plan))
+        url = f"http://{bind[0]}:{bind[1]}" if bind is not None else None
+        server = build_server(orch, workflow, runs, team=not len(workflow.plan), auth=auth, url=url)
         for mount in mounts:
             mount(server)
         try:

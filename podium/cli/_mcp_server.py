@@ -23,6 +23,8 @@ from typing import Any
 import msgspec
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -33,6 +35,7 @@ from podium.plan import Plan, Task
 from podium.plan._workflow import InputSpec, Workflow
 from podium.policy import Policy
 from podium.runtime import Orchestrator, RunResult, new_run_id
+from podium.server._auth import AuthConfig, Permission, Principal
 
 JSON = Any
 MAX_RUNS_LISTED = 100
@@ -40,13 +43,29 @@ Progress = Callable[[float, float | None, str | None], Any]
 
 
 def build_server(
-    orch: Orchestrator, workflow: Workflow, runs: BackgroundRuns, *, team: bool
+    orch: Orchestrator,
+    workflow: Workflow,
+    runs: BackgroundRuns,
+    *,
+    team: bool,
+    auth: AuthConfig | None = None,
+    url: str | None = None,
 ) -> MCPServer:
-    """The MCP server of `workflow` (an agents file when `team`), driving runs with `orch`."""
+    """The MCP server of `workflow` (an agents file when `team`), driving runs with `orch`.
+
+    With `auth` (a tokens file, `podium serve --auth`'s) the streamable HTTP endpoint at `url`
+    wants a bearer token: each token stands for a user and roles, the tools check the role
+    (``viewer`` reads, ``operator`` runs and asks agents, ``approver`` decides) and the journal
+    records the user as ``mcp:USER``.
+    """
     server: MCPServer = MCPServer(
         f"podium-{workflow.name}",
         instructions=_instructions(workflow, team=team),
         log_level="WARNING",  # the SDK sets up logging with it: only what matters
+        token_verifier=TokensVerifier(auth) if auth is not None else None,
+        auth=AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp")  # type: ignore[arg-type]
+        if auth is not None and url is not None
+        else None,
     )
     calls = _Calls(orch, workflow, runs)
     if team:
@@ -101,6 +120,32 @@ def _tool_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60]
 
 
+class TokensVerifier:
+    """The MCP SDK's bearer-token check, over a tokens file: a token is its user's, with the
+    user's roles as its scopes."""
+
+    def __init__(self, auth: AuthConfig) -> None:
+        self.auth = auth
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        who = self.auth.verify(token)
+        if who is None:
+            return None
+        return AccessToken(token=token, client_id=who.user, scopes=list(who.roles))
+
+
+def require(permission: Permission) -> None:
+    """Refuse a tool call whose bearer token's roles do not grant `permission`. Without a
+    token (stdio, or HTTP on loopback without ``--auth``) the caller is the local user."""
+    token = get_access_token()
+    if token is None:
+        return
+    who = Principal(user=token.client_id, roles=tuple(token.scopes))
+    if not who.may(permission):
+        role = {"read": "viewer", "operate": "operator", "approve": "approver"}[permission]
+        raise _tool_error(f"{who.user!r} may not {permission} here: it needs the {role} role")
+
+
 def caller(ctx: Context) -> str:
     """Who makes the request: ``mcp:<user>`` over authenticated HTTP, else the client's name."""
     token = get_access_token()
@@ -128,6 +173,7 @@ class _Calls:
     async def _start(
         self, ctx: Context, *, wait: bool, goal: str | None, inputs: dict[str, JSON]
     ) -> dict[str, JSON]:
+        require("operate")
         run_id = new_run_id()
         total = len(self.workflow.plan) or None
         by = caller(ctx)
@@ -169,10 +215,12 @@ class _Calls:
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
         """A run's status, reason, output, per-task outcomes and usage."""
+        require("read")
         return result_json(await _podium(self.orch.result(run_id)))
 
     async def list_approvals(self) -> list[dict[str, Any]]:
         """What parked runs wait for: pending approvals, oldest first."""
+        require("read")
         pending = await _podium(self.orch.approvals(limit=MAX_RUNS_LISTED))
         return [msgspec.to_builtins(a) for a in pending]
 
@@ -192,6 +240,7 @@ class _Calls:
     async def _decide(
         self, run_id: str, ctx: Context, task: str | None, comment: str | None, *, granted: bool
     ) -> dict[str, Any]:
+        require("approve")
         by = caller(ctx)
         decide = self.orch.approve if granted else self.orch.reject
         await _podium(decide(run_id, task, by=by, comment=comment, resume=False))
@@ -216,8 +265,9 @@ class _Calls:
         )
         self.workflows[asked.name] = asked
 
-        async def ask(instruction: str) -> Any:
-            run = self.orch.run(asked, inputs={"instruction": instruction})
+        async def ask(instruction: str, ctx: Context) -> Any:
+            require("operate")
+            run = self.orch.run(asked, inputs={"instruction": instruction}, by=caller(ctx))
             result: RunResult = await _podium(run)
             if result.status != "succeeded":
                 why = result.message or result.reason

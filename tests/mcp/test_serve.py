@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from podium import Agent, Plan, Task
 from podium.cli._mcp import parse_bind
 from podium.cli._mcp_runs import BackgroundRuns
 from podium.cli._mcp_server import build_server
-from podium.events import ApprovalGranted
+from podium.events import ApprovalGranted, RunSubmitted
 from podium.exceptions import ConfigError
 from podium.models import ModelRequest
 from podium.plan import Workflow, load_workflow_text
@@ -246,3 +247,80 @@ async def test_stopping_the_server_interrupts_the_runs_it_drives(tmp_path: Path)
                 assert runs.running(run_id)
             runs.shutdown()
         assert (await orch.result(run_id)).status == "interrupted"
+
+
+TOKENS = {"alice-token-0123": "alice", "vic-token-4567": "vic"}
+
+
+@pytest.fixture
+def authed_url(files: tuple[Path, Path], tmp_path: Path) -> Iterator[str]:
+    """``podium mcp serve --http --auth``: alice operates and approves, vic only views."""
+    import hashlib
+
+    alice, vic = (hashlib.sha256(t.encode()).hexdigest() for t in TOKENS)
+    (tmp_path / "tokens.yaml").write_text(
+        "tokens:\n"
+        f"  - {{user: alice, roles: [operator, approver], token_sha256: {alice}}}\n"
+        f"  - {{user: vic, roles: [viewer], token_sha256: {vic}}}\n",
+        encoding="utf-8",
+    )
+    port = free_port()
+    args = ["--http", f"127.0.0.1:{port}", "--auth", str(tmp_path / "tokens.yaml")]
+    process = subprocess.Popen(
+        [PODIUM, *serve_args(*files), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(process)
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+@asynccontextmanager
+async def bearer_client(url: str, token: str) -> AsyncIterator[Client]:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+        transport = streamable_http_client(url, http_client=http)
+        async with Client(transport, client_info=HOST, read_timeout_seconds=60) as client:
+            yield client
+
+
+async def test_with_auth_a_token_is_a_user_with_roles(
+    authed_url: str, files: tuple[Path, Path]
+) -> None:
+    import httpx2
+
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            refused = await http.post(authed_url, json=hello, headers=headers)
+            assert refused.status_code == 401, refused.text
+    async with bearer_client(authed_url, "vic-token-4567") as vic:
+        assert await call(vic, "list_approvals") == []
+        denied = await vic.call_tool("run_workflow", {})
+        assert denied.is_error
+        assert "'vic' may not operate here: it needs the operator role" in str(denied.content)
+    async with bearer_client(authed_url, "alice-token-0123") as alice:
+        run = await call(alice, "run_workflow", wait=True)
+        assert run["status"] == "waiting"
+        decided = await call(alice, "approve", run_id=run["run_id"])
+        assert decided["by"] == "mcp:alice"
+        assert (await wait_until_ended(alice, run["run_id"]))["status"] == "succeeded"
+    async with Orchestrator(store=str(files[1])) as orch:
+        events = await orch.events(run["run_id"])
+    submitted = events[0]
+    assert isinstance(submitted, RunSubmitted)
+    assert submitted.by == "mcp:alice"
+    (granted,) = [e for e in events if isinstance(e, ApprovalGranted)]
+    assert granted.by == "mcp:alice"
+
+
+def test_with_auth_the_endpoint_may_listen_beyond_loopback() -> None:
+    assert parse_bind("0.0.0.0:8000", authenticated=True) == ("0.0.0.0", 8000)
+    with pytest.raises(ConfigError, match="give --auth FILE"):
+        parse_bind("0.0.0.0:8000")
