@@ -1,7 +1,9 @@
-"""Secrets by reference: ``env:NAME`` or ``file:PATH#key``, resolved where they are used.
+"""Secrets by reference: ``env:NAME``, ``file:PATH#key`` or ``keyring:SERVICE#USER``,
+resolved where they are used.
 
 A workflow file names where a secret is, never its value. Resolving a reference reads the value
-at that moment (an environment variable, or a key of a YAML, JSON or dotenv file) and registers
+at that moment (an environment variable, a key of a YAML, JSON or dotenv file, or an entry of
+the OS keyring through the `keyring` package, ``pip install 'podium[keyring]'``) and registers
 it, so that every sink redacts it from then on (`podium.secrets.redact`).
 """
 
@@ -29,19 +31,22 @@ class Secret:
     """Where a secret's value is: ``Secret.parse("env:SHOP_TOKEN")``.
 
     Attributes:
-        scheme: ``env`` (an environment variable) or ``file`` (a key of a secrets file).
-        name: the variable's name, or the file's path.
-        key: the key in the file (``file:`` only; dotted for nested YAML/JSON).
+        scheme: ``env`` (an environment variable), ``file`` (a key of a secrets file) or
+            ``keyring`` (a password of the OS keyring: macOS Keychain, Windows Credential
+            Locker, the Secret Service on Linux, or any backend `keyring` is configured with).
+        name: the variable's name, the file's path, or the keyring service.
+        key: the key in the file (dotted for nested YAML/JSON), or the keyring user name.
     """
 
-    scheme: Literal["env", "file"]
+    scheme: Literal["env", "file", "keyring"]
     name: str
     key: str = ""
 
     @classmethod
     def parse(cls, text: str, *, field: str = "secret") -> Secret:
-        """The reference `text` names: ``env:NAME``, ``file:PATH#key``, or a bare ``NAME``
-        (an environment variable, as the older ``*_env`` options take).
+        """The reference `text` names: ``env:NAME``, ``file:PATH#key``,
+        ``keyring:SERVICE#USER``, or a bare ``NAME`` (an environment variable, as the older
+        ``*_env`` options take).
 
         Raises:
             ConfigError: `text` is not a reference (a value pasted in by mistake, say).
@@ -54,18 +59,26 @@ class Secret:
         path, hashed, key = rest.partition("#")
         if scheme == "file" and path and hashed and _KEY.fullmatch(key):
             return cls("file", path, key)
+        if scheme == "keyring" and path.strip() and hashed and key.strip():
+            return cls("keyring", path.strip(), key.strip())
         raise ConfigError(
-            f"{field}: not a secret reference (write env:VARIABLE or file:PATH#key; a secret's"
-            " value is never written in a workflow file)"
+            f"{field}: not a secret reference (write env:VARIABLE, file:PATH#key or"
+            " keyring:SERVICE#USER; a secret's value is never written in a workflow file)"
         )
 
     @property
     def label(self) -> str:
         """What the value is replaced by in ``[secret:LABEL]``: never the value."""
-        return self.name if self.scheme == "env" else f"{Path(self.name).name}#{self.key}"
+        if self.scheme == "env":
+            return self.name
+        if self.scheme == "keyring":
+            return f"keyring:{self.name}#{self.key}"
+        return f"{Path(self.name).name}#{self.key}"
 
     def __str__(self) -> str:
-        return f"env:{self.name}" if self.scheme == "env" else f"file:{self.name}#{self.key}"
+        if self.scheme == "env":
+            return f"env:{self.name}"
+        return f"{self.scheme}:{self.name}#{self.key}"
 
     def resolve(self) -> str:
         """The value now, registered for redaction.
@@ -73,7 +86,12 @@ class Secret:
         Raises:
             ConfigError: the variable is unset or empty, the file or the key is missing.
         """
-        value = _from_env(self.name) if self.scheme == "env" else _from_file(self.name, self.key)
+        if self.scheme == "env":
+            value = _from_env(self.name)
+        elif self.scheme == "keyring":
+            value = _from_keyring(self.name, self.key)
+        else:
+            value = _from_file(self.name, self.key)
         register(value, self.label)
         return value
 
@@ -93,6 +111,24 @@ def _from_env(name: str) -> str:
     value = os.environ.get(name, "")
     if not value:
         raise ConfigError(f"secret env:{name}: the environment variable {name!r} is not set")
+    return value
+
+
+def _from_keyring(service: str, user: str) -> str:
+    where = f"secret keyring:{service}#{user}"
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+    except ImportError:
+        raise ConfigError(
+            f"{where}: the OS keyring needs the keyring package: pip install 'podium[keyring]'"
+        ) from None
+    try:
+        value = keyring.get_password(service, user)
+    except KeyringError as exc:  # no usable backend (a server without a Secret Service), locked
+        raise ConfigError(f"{where}: the keyring cannot be read: {exc}") from None
+    if not value:
+        raise ConfigError(f"{where}: the keyring has no password for that service and user")
     return value
 
 

@@ -10,7 +10,9 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -220,3 +222,40 @@ def test_concurrent_registration_and_redaction_agree() -> None:
     assert len(registered_labels()) == 200
     huge = " ".join(values) * 50
     assert "concurrent-secret" not in redact_text(huge)
+
+
+class _Vault(KeyringBackend):
+    """A keyring backend of the test's own (keyring's plug-in interface), holding one entry."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries = {("podium-shop", "bot"): VALUE}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+def test_a_keyring_reference_reads_the_os_keyring_and_registers_the_value() -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(_Vault())
+    try:
+        ref = Secret.parse("keyring:podium-shop#bot")
+        assert ref == Secret("keyring", "podium-shop", "bot")
+        assert str(ref) == "keyring:podium-shop#bot"
+        assert ref.resolve() == VALUE
+        assert redact_text(f"token {VALUE}") == "token [secret:keyring:podium-shop#bot]"
+        with pytest.raises(ConfigError, match="no password for that service and user"):
+            Secret.parse("keyring:podium-shop#someone").resolve()
+    finally:
+        keyring.set_keyring(previous)
+    for bad in ("keyring:podium-shop", "keyring:#bot", "keyring:svc#"):
+        with pytest.raises(ConfigError, match="not a secret reference"):
+            Secret.parse(bad)
