@@ -143,12 +143,13 @@ class Compensator:
                 task = state.tasks[tid].task
                 assert task.compensate is not None
                 result = await self._run(task, task.compensate, key)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             raise
         except StoreError:
             raise  # the journal cannot be written: the undo stays "started", for the next try
-        except Exception as exc:  # the undo's own failure (user code): journaled, the rest go on
-            error = ErrorInfo(type=type(exc).__name__, message=str(exc))
+        except BaseException as exc:  # the undo's own failure (user code, SystemExit too):
+            # journaled, the rest go on; it must not end the process that undoes
+            error = ErrorInfo(type=type(exc).__name__, message=str(exc) or repr(exc))
             log.warning("run %s: undoing %r failed: %s", state.run_id, uid, exc)
             await journal.emit_now(TaskCompensated, phase="failed", error=error, **begun)
         else:

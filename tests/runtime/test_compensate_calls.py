@@ -4,6 +4,7 @@ of a task that failed."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +275,24 @@ def test_a_bad_tool_undo_in_a_file_says_where(change: tuple[str, str], says: str
     with pytest.raises(ConfigError, match=says) as info:
         load_workflow_text(FILE.replace(*change), path="trip.yaml")
     assert "trip.yaml:" in str(info.value)
+
+
+async def test_an_undo_that_raises_system_exit_is_its_failure_not_the_processs() -> None:
+    hotel = Hotel()
+
+    def cancel(booking: str) -> str:
+        raise SystemExit(3)
+
+    undo = Undo(tool="quit", arguments=lambda args, result: {"booking": result["id"]})
+    agent = hotel.agent(undo=undo)
+    agent = dataclasses.replace(
+        agent, tools=(*agent.tools, Tool.from_function(cancel, name="quit", effect="write"))
+    )
+    wf = saga(Task(id="a", agent="w", instruction="ann bob"))
+    async with Orchestrator(agents=[agent], store="memory://") as orch:
+        result = await orch.run(wf, run_id="r")
+        state = await orch.state("r")
+    assert result.status == "failed"
+    phases = [(c.phase, c.error.type if c.error else None) for c in state.compensations.values()]
+    assert phases == [("failed", "SystemExit"), ("failed", "SystemExit")]  # both tried
+    assert rollback_status(state) == "incomplete"
