@@ -19,6 +19,7 @@ whose rule raises fails the attempt (``guardrail_error``) rather than let the va
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -126,9 +127,10 @@ async def _verdict(rule: Guardrail, value: JSON, subject: Subject) -> Verdict:
             if rule.threaded
             else rule.check(value, subject)
         )
-    except ConfigError:
+    except (ConfigError, asyncio.CancelledError, GeneratorExit):
         raise  # a misconfigured guardrail stops the run
-    except Exception as exc:  # the guardrail's own code: never let the value through unchecked
+    except BaseException as exc:  # the guardrail's own code, SystemExit too: never let the
+        # value through unchecked, never end the run's process
         raise TaskError(
             f"guardrail {rule.name!r} could not decide about the {subject.direction} of the"
             f" {subject.stage}: {type(exc).__name__}: {exc}",

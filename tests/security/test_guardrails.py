@@ -278,6 +278,18 @@ async def test_a_guardrail_of_ones_own_and_one_that_raises(tmp_path: Path) -> No
     assert failed.error.type == "guardrail_error"
     assert "RuntimeError: rule crashed" in failed.error.message
 
+    def quits(value: Any, subject: Subject) -> Verdict:
+        raise SystemExit(2)
+
+    result, events = await run(
+        one_task(ScriptedModel(["unused"]), instruction="Go"),
+        tmp_path,
+        Guardrail(name="quits", check=quits),
+    )
+    assert result.status == "failed"  # the guardrail's failure, not the end of the process
+    [failed] = [e for e in events if isinstance(e, TaskFailed)]
+    assert "SystemExit" in failed.error.message
+
 
 async def test_a_workflow_adds_guardrails_to_the_operators(tmp_path: Path) -> None:
     operator = Deny(words=["secret"], name="operator")
