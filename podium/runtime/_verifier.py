@@ -20,6 +20,7 @@ too instead of failing the task.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -188,9 +189,10 @@ class Verifier:
 
         try:
             return await run_check(check, output, subject, judge=judge, encoder=self.encoder)
-        except (ConfigError, RunError):
+        except (ConfigError, RunError, asyncio.CancelledError, GeneratorExit):
             raise
-        except Exception as exc:  # a rule's own bug: say which check, not why the agent failed
+        except BaseException as exc:  # a rule's own bug (SystemExit too): say which check,
+            # not why the agent failed, and never end the run's process
             log.debug("check %s raised", check.label, exc_info=exc)
             raise RunError(f"check {check.label!r} raised {type(exc).__name__}: {exc}") from exc
 

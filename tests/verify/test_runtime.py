@@ -264,3 +264,16 @@ async def test_huge_rejected_outputs_keep_the_feedback_and_evidence_bounded() ->
         assert len(encode(event)) < 20_000
     for failed in of(journal, TaskFailed):
         assert len(failed.error.message) <= 4_000
+
+
+def quitting_rule(output: Any, call: Any) -> str | None:
+    raise SystemExit(1)
+
+
+async def test_a_rule_that_raises_system_exit_fails_the_task_not_the_process() -> None:
+    check = Check(kind="rule", name="quits", rule="tests.verify.test_runtime:quitting_rule")
+    plan = Plan([Task(id="q", agent="w", instruction=QUESTION, checks=(check,))])
+    result, journal = await run_plan(plan, Agent(name="w", model=answers(GOOD)))
+    assert result.status == "failed"
+    [failed] = of(journal, TaskFailed)
+    assert "check 'quits' raised SystemExit" in failed.error.message
