@@ -311,6 +311,10 @@ _DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     "PlanFallback": ("purpose", "task", "fallback", "reason"),
     "PlanRevised": ("replaced", "output_task"),
     "AccessDenied": ("access", "target", "tool", "reason"),
+    "TaskCompensated": ("phase", "call", "by", "error"),
+    "PolicyDecided": ("tool", "decision", "sources", "matched"),
+    "ProvenanceTainted": ("source",),
+    "ContextDrifted": ("key", "read_version", "version", "by_task", "action"),
 }
 
 

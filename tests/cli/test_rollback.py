@@ -189,3 +189,11 @@ def test_rollback_of_an_unknown_run(tmp_path: Path) -> None:
     result = podium(tmp_path, "rollback", "nope", "--store", f"sqlite:///{tmp_path / 'r.db'}")
     assert result.returncode == 2
     assert "nope" in result.stderr
+
+
+def test_podium_show_names_the_call_an_undo_is_for() -> None:
+    from podium.cli import _render
+    from podium.events import TaskCompensated
+
+    ev = TaskCompensated(run_id="r", seq=9, ts=0.0, task="a", phase="started", call="a/book#1")
+    assert _render.details(ev) == "phase=started call=a/book#1"
