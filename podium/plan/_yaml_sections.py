@@ -32,6 +32,7 @@ from podium.plan._yaml_schema import (
     _RayAgentBody,
     _RayBody,
     _ToolBody,
+    _ToolUndoBody,
     _UntrustedBody,
 )
 from podium.plan._yaml_tasks import Echoes
@@ -86,6 +87,7 @@ def _input(check: Checker, name: str, body: JSON, loc: Loc) -> InputSpec | None:
 def compile_tools(check: Checker, resolve: Resolver, raw: JSON) -> dict[str, Tool | None]:
     """Tools by name (``None`` for one with a reported problem)."""
     table: dict[str, Tool | None] = {}
+    undos: dict[str, tuple[_ToolUndoBody, list[str]]] = {}  # entry: its undo, the tools it made
     for name, body in check.entries(raw, ("tools",), "tool names to tools") or ():
         loc = ("tools", name)
         m = check.model(_ToolBody, body, loc)
@@ -95,6 +97,8 @@ def compile_tools(check: Checker, resolve: Resolver, raw: JSON) -> dict[str, Too
             if made:  # else the entry stays, broken (`None`): agents naming it are not told twice
                 table.pop(name)
                 table.update((t.name, t) for t in made)
+                if m.compensate is not None:
+                    undos[name] = (m.compensate, [t.name for t in made])
             continue
         function = resolve(m.python, (*loc, "python")) if m is not None and m.python else None
         if m is None or function is None:
@@ -106,39 +110,33 @@ def compile_tools(check: Checker, resolve: Resolver, raw: JSON) -> dict[str, Too
         except Exception as exc:  # a signature pydantic cannot describe, and the like
             detail = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             check.add((*loc, "python"), f"cannot make a tool of {m.python!r}: {detail}")
-    return _with_undos(check, raw, table)
-
-
-def _with_undos(check: Checker, raw: JSON, table: dict[str, Tool | None]) -> dict[str, Tool | None]:
-    """Give the side-effecting tools of each entry of the ``tools`` section (`raw`) the entry's
-    ``compensate`` (`Undo`)."""
-    for name, body in raw.items() if isinstance(raw, dict) else ():
-        undo = body.get("compensate") if isinstance(body, dict) else None
-        if not isinstance(undo, dict) or not isinstance(undo.get("tool"), str):
-            continue  # absent, or malformed (the entry's model reported it)
-        loc = ("tools", name, "compensate")
-        if undo["tool"] not in table:
-            known = ", ".join(sorted(table)) or "none"
-            check.add((*loc, "tool"), f"undo tool {undo['tool']!r} is not a tool here ({known})")
             continue
-        mine = [t for t in table.values() if t is not None and _entry_of(t, name, body)]
-        writers = [t for t in mine if t.effect != "read"]
-        if mine and not writers:
+        if m.compensate is not None:
+            undos[name] = (m.compensate, [name])
+    return _with_undos(check, undos, table)
+
+
+def _with_undos(
+    check: Checker,
+    undos: Mapping[str, tuple[_ToolUndoBody, list[str]]],
+    table: dict[str, Tool | None],
+) -> dict[str, Tool | None]:
+    """Give the side-effecting tools each entry made the entry's ``compensate`` (`Undo`)."""
+    for name, (undo, made) in undos.items():
+        loc = ("tools", name, "compensate")
+        if undo.tool not in table:
+            known = ", ".join(sorted(table)) or "none"
+            check.add((*loc, "tool"), f"undo tool {undo.tool!r} is not a tool here ({known})")
+            continue
+        writers = [t for n in made if (t := table[n]) is not None and t.effect != "read"]
+        if not writers:
             check.add(loc, f"{name!r} only reads: it has nothing to undo (give it an `effect`)")
-        arguments = functools.partial(render_call, undo.get("arguments") or {})
+        arguments = functools.partial(render_call, undo.arguments)
         for t in writers:
             table[t.name] = dataclasses.replace(
-                t, compensate=Undo(tool=undo["tool"], arguments=arguments)
+                t, compensate=Undo(tool=undo.tool, arguments=arguments)
             )
     return table
-
-
-def _entry_of(tool: Tool, name: str, body: JSON) -> bool:
-    """Whether `tool` was made by the ``tools`` entry `name` (a ``use:`` entry may make several,
-    named after it)."""
-    if tool.name == name:
-        return True
-    return isinstance(body, dict) and "use" in body and tool.name.startswith(f"{name}_")
 
 
 def _standard(check: Checker, loc: Loc, name: str, m: _ToolBody) -> list[Tool]:
