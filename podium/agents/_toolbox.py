@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from podium.events import AccessDenied, ToolCalled
@@ -29,6 +30,19 @@ Emit = Callable[..., Awaitable[None]]
 
 async def _no_emit(kind: Any, **fields: Any) -> None:
     return None
+
+
+@dataclass(slots=True)
+class _Made:
+    """How one call went: its result, or the error the model reads (and, for a call outside
+    the agent's tools or a tool's scope, the refusal to journal)."""
+
+    result: JSON = None
+    error: str | None = None
+    key: str = ""
+    action: str = ""
+    replayed: bool = False
+    refused: AccessRefused | None = None
 
 
 class ToolBox:
@@ -137,41 +151,45 @@ class ToolBox:
             call_id=call_id,
         )
 
+    async def _make(
+        self, tool: Tool | None, name: str, arguments: dict[str, JSON], call_id: str
+    ) -> _Made:
+        """Make the call through the interceptors: its result, or the error the model reads."""
+        run_id, task_id, agent, attempt = self.ids
+        if tool is None:
+            return _Made(
+                error=f"unknown tool {name!r}; available: {sorted(self._tools) or 'none'}",
+                refused=AccessRefused(
+                    f"{name!r} is not one of agent {agent!r}'s tools", access="tool", target=name
+                ),
+            )
+        action = action_hash(tool.name, arguments)
+        key = self._keys.key(tool, action)
+        ctx = ToolContext(
+            run_id=run_id, task_id=task_id, agent=agent, call_id=call_id, idempotency_key=key
+        )
+        call = ToolCallInput(
+            tool=tool, arguments=arguments, context=ctx, action_hash=action, attempt=attempt
+        )
+        try:  # an interceptor may park the attempt for an approval (a control signal)
+            outcome = await self._call_tool(call)
+        except ToolError as exc:
+            refused = exc if isinstance(exc, AccessRefused) else None
+            return _Made(error=str(exc), key=key, action=action, refused=refused)
+        return _Made(result=outcome.result, key=key, action=action, replayed=outcome.replayed)
+
     async def run(
         self, name: str, arguments: dict[str, JSON], call_id: str
     ) -> tuple[ToolResultMessage, JSON]:
         """Make one call and journal it; what the model reads, and the result itself."""
-        run_id, task_id, agent, attempt = self.ids
+        _, task_id, agent, _ = self.ids
         tool = self._tools.get(name)
         started = time.perf_counter()
-        result: JSON = None
-        error: str | None = None
-        key = action = ""
-        replayed = False
-        refused: AccessRefused | None = None
-        if tool is None:
-            error = f"unknown tool {name!r}; available: {sorted(self._tools) or 'none'}"
-            refused = AccessRefused(
-                f"{name!r} is not one of agent {agent!r}'s tools", access="tool", target=name
-            )
-        else:
-            action = action_hash(tool.name, arguments)
-            key = self._keys.key(tool, action)
-            ctx = ToolContext(
-                run_id=run_id, task_id=task_id, agent=agent, call_id=call_id, idempotency_key=key
-            )
-            call = ToolCallInput(
-                tool=tool, arguments=arguments, context=ctx, action_hash=action, attempt=attempt
-            )
-            try:  # an interceptor may park the attempt for an approval (a control signal)
-                outcome = await self._call_tool(call)
-                result, replayed = outcome.result, outcome.replayed
-            except ToolError as exc:
-                error = str(exc)
-                refused = exc if isinstance(exc, AccessRefused) else None
+        made = await self._make(tool, name, arguments, call_id)
         latency = time.perf_counter() - started
-        if refused is not None:
-            await self._refused(refused, name, call_id)
+        result, error, replayed = made.result, made.error, made.replayed
+        if made.refused is not None:
+            await self._refused(made.refused, name, call_id)
         effect = tool.effect if tool is not None else "read"
         undo = None  # made once, when the call took effect (a replay's undo is the first one's)
         if tool is not None and tool.compensate is not None and error is None and not replayed:
@@ -190,8 +208,8 @@ class ToolBox:
             result=recorded,  # the journal keeps what the model saw, with the size and hash
             error=error,
             latency_s=latency,
-            idempotency_key=key,
-            action_hash="" if effect == "read" else action,
+            idempotency_key=made.key,
+            action_hash="" if effect == "read" else made.action,
             replayed=replayed,
             result_chars=size,
             result_sha256=digest,
