@@ -175,6 +175,9 @@ class PostgresBackend:
 
     def _create_effects_table(self) -> None:
         with self._connect(read_only=False) as conn, _translated(self.limits):
+            # IF NOT EXISTS races in Postgres (two creators both pass the check, the second
+            # fails on the table's row type): creators queue on a lock named after the table
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.effects])
             try:
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {self.effects} (key text PRIMARY KEY,"
@@ -182,8 +185,12 @@ class PostgresBackend:
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
                 conn.commit()
-            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
-                conn.rollback()  # IF NOT EXISTS races: a concurrent call made it first
+            except (
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateTable,
+                psycopg.errors.DuplicateObject,
+            ):
+                conn.rollback()  # made meanwhile by a creator that does not take the lock
         self._effects_ready = True
 
     def _check(

@@ -8,6 +8,7 @@ that may only use what the tools list (the deployment the docs recommend).
 from __future__ import annotations
 
 import sqlite3
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -293,6 +294,22 @@ def test_concurrent_retries_of_one_write_apply_it_once(shop: Shop) -> None:
         )
     assert sorted(r.replayed for r in results) == [False, True, True, True]
     assert shop.admin("SELECT count(*) FROM orders WHERE customer = 'retry'")[0][0] == 1
+
+
+def test_first_writes_of_many_processes_make_the_effects_table_once(shop: Shop) -> None:
+    """Each tool (as each process) makes the effects table on its first write: at once, the
+    creations race, and none may fail for it."""
+    tools = [shop.tool(sql_write_tool, ["orders"]) for _ in range(8)]
+    start = threading.Barrier(len(tools))
+
+    def first_write(n: int) -> int:
+        start.wait()
+        insert = f"INSERT INTO orders (customer, total) VALUES ('first-{n}', 1)"
+        return tools[n].function(sql=insert, ctx=context(f"first-{n}")).rows_affected
+
+    with ThreadPoolExecutor(len(tools)) as pool:
+        assert list(pool.map(first_write, range(len(tools)))) == [1] * len(tools)
+    assert shop.admin("SELECT count(*) FROM podium_tool_effects")[0][0] == len(tools)
 
 
 HOSTILE_WRITES = [
