@@ -6,9 +6,11 @@ import asyncio
 import importlib
 import ipaddress
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -67,6 +69,16 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            metavar="URL",
+            help="Where MCP hosts reach the endpoint (behind a proxy, or listening on 0.0.0.0):"
+            " the URL --auth's metadata names (default: http://HOST:PORT).",
+            show_default=False,
+        ),
+    ] = None,
     mount: Annotated[
         list[str] | None,
         typer.Option(
@@ -87,9 +99,12 @@ def serve_command(
             raise ConfigError("--auth guards the HTTP endpoint: give --http HOST:PORT too")
         tokens = load_auth(auth) if auth is not None else None
         bind = parse_bind(http, authenticated=tokens is not None) if http is not None else None
+        if public_url is not None and bind is None:
+            raise ConfigError("--public-url names the HTTP endpoint: give --http HOST:PORT too")
+        url = endpoint_url(bind, public_url) if bind is not None else None
         workflow = _load(file)
         mounts = [_mountable(ref) for ref in mount or ()]
-        asyncio.run(_serve(workflow, store_url(store), bind, mounts, tokens))
+        asyncio.run(_serve(workflow, store_url(store), bind, mounts, auth=tokens, url=url))
     except PodiumError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_USAGE) from None
@@ -118,6 +133,32 @@ def parse_bind(value: str, *, authenticated: bool = False) -> tuple[str, int]:
                 " (bearer tokens with roles) to listen beyond it"
             )
     return host, int(port)
+
+
+def endpoint_url(bind: tuple[str, int], public: str | None = None) -> str:
+    """The endpoint's base URL as MCP hosts reach it (``/mcp`` is under it): `public` checked
+    (http or https, a host, no query or fragment), else the bound address; a host bound to
+    every interface is named by this machine's name, which is reachable where the address
+    ``0.0.0.0`` is not."""
+    if public is not None:
+        try:
+            parsed = urlsplit(public)
+            parsed.port  # noqa: B018 (a malformed port raises only when read)
+        except ValueError as exc:
+            raise ConfigError(f"--public-url {public!r} is not a URL: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"--public-url {public!r}: give an http or https URL with a host")
+        if parsed.query or parsed.fragment or "@" in parsed.netloc:
+            raise ConfigError(f"--public-url {public!r}: no query, fragment, user name or password")
+        return public.rstrip("/")
+    host, port = bind
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        return f"http://{socket.getfqdn()}:{port}"
+    return f"http://[{host}]:{port}" if address.version == 6 else f"http://{host}:{port}"
 
 
 def _load(file: Path) -> Workflow:
@@ -155,7 +196,9 @@ async def _serve(
     store: str,
     bind: tuple[str, int] | None,
     mounts: list[Mount],
+    *,
     auth: AuthConfig | None = None,
+    url: str | None = None,
 ) -> None:
     # imported here: the MCP SDK loads only when a server starts, not with every command
     from podium.cli._mcp_server import build_server
@@ -163,7 +206,6 @@ async def _serve(
     orch = Orchestrator(agents=workflow.agents, store=store)
     async with orch, asyncio.TaskGroup() as group:  # the group's runs end before the store
         runs = BackgroundRuns(orch, group)
-        url = f"http://{bind[0]}:{bind[1]}" if bind is not None else None
         server = build_server(orch, workflow, runs, team=not len(workflow.plan), auth=auth, url=url)
         for mount in mounts:
             mount(server)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import Implementation
 
 from podium import Agent, Plan, Task
-from podium.cli._mcp import parse_bind
+from podium.cli._mcp import endpoint_url, parse_bind
 from podium.cli._mcp_runs import BackgroundRuns
 from podium.cli._mcp_server import build_server
 from podium.events import ApprovalGranted, RunSubmitted
@@ -250,6 +251,7 @@ async def test_stopping_the_server_interrupts_the_runs_it_drives(tmp_path: Path)
 
 
 TOKENS = {"alice-token-0123": "alice", "vic-token-4567": "vic"}
+PUBLIC_URL = "https://mcp.example.org/podium/"
 
 
 @pytest.fixture
@@ -266,6 +268,7 @@ def authed_url(files: tuple[Path, Path], tmp_path: Path) -> Iterator[str]:
     )
     port = free_port()
     args = ["--http", f"127.0.0.1:{port}", "--auth", str(tmp_path / "tokens.yaml")]
+    args += ["--public-url", PUBLIC_URL]
     process = subprocess.Popen(
         [PODIUM, *serve_args(*files), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -300,6 +303,11 @@ async def test_with_auth_a_token_is_a_user_with_roles(
         for headers in ({}, {"Authorization": "Bearer not-a-token"}):
             refused = await http.post(authed_url, json=hello, headers=headers)
             assert refused.status_code == 401, refused.text
+            # the refusal says where to learn about the resource: at the public URL (RFC 9728)
+            metadata = "https://mcp.example.org/.well-known/oauth-protected-resource/podium/mcp"
+            assert f'resource_metadata="{metadata}"' in refused.headers["www-authenticate"]
+        about = await http.get(metadata.replace("https://mcp.example.org", authed_url[:-4]))
+        assert about.json()["resource"] == "https://mcp.example.org/podium/mcp"
     async with bearer_client(authed_url, "vic-token-4567") as vic:
         assert await call(vic, "list_approvals") == []
         denied = await vic.call_tool("run_workflow", {})
@@ -324,3 +332,20 @@ def test_with_auth_the_endpoint_may_listen_beyond_loopback() -> None:
     assert parse_bind("0.0.0.0:8000", authenticated=True) == ("0.0.0.0", 8000)
     with pytest.raises(ConfigError, match="give --auth FILE"):
         parse_bind("0.0.0.0:8000")
+
+
+def test_the_endpoint_is_named_as_hosts_reach_it() -> None:
+    assert endpoint_url(("127.0.0.1", 80)) == "http://127.0.0.1:80"
+    assert endpoint_url(("::1", 80)) == "http://[::1]:80"
+    assert endpoint_url(("0.0.0.0", 80)) == f"http://{socket.getfqdn()}:80"  # not 0.0.0.0
+    assert endpoint_url(("0.0.0.0", 80), "https://a.example/x/") == "https://a.example/x"
+    for bad in (
+        "ftp://a.example",
+        "https://",
+        "https://a.example/?q=1",
+        "https://u:p@a.example",
+        "https://a.example:port",
+        "a.example",
+    ):
+        with pytest.raises(ConfigError, match="--public-url"):
+            endpoint_url(("0.0.0.0", 80), bad)
