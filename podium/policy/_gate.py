@@ -9,7 +9,9 @@ talked into.
 `ProvenanceGate` is an interceptor in two chains. On the scheduler's side (``execute``) it
 labels the attempt's inputs (`input_sources`) and journals the new labels; where the attempt
 runs (``call``) it watches tool outputs, and before a ``write`` or ``irreversible`` call with
-untrusted content in context applies `UntrustedRules`: ``allow`` it, ``ask`` a person (an
+untrusted content in context, or a read that sends data out (`Tool.egress`, such as a fetch of a
+URL that nothing the attempt was given or read names verbatim: the way a page's instructions
+would smuggle the run's data out), applies `UntrustedRules`: ``allow`` it, ``ask`` a person (an
 approval bound to that exact call, whose reason names the untrusted sources and the arguments
 whose text came from them), or ``block`` it (`PolicyBlocked`, which the model reads). Every
 decision is journaled (`PolicyDecided`). It sits before the approvals interceptor, so a call
@@ -34,6 +36,7 @@ from podium.policy._provenance import (
     texts,
 )
 from podium.tools._calls import CallTool, ToolCallInput, ToolCallResult
+from podium.tools._tool import Tool
 
 if TYPE_CHECKING:
     from podium.agents import Agent
@@ -110,7 +113,7 @@ class ProvenanceGate:
 class _AttemptGate:
     """One attempt's untrusted sources and text, and its gate."""
 
-    __slots__ = ("approvals", "effects", "emit", "kept", "rules", "sources", "texts")
+    __slots__ = ("approvals", "effects", "emit", "given", "kept", "rules", "sources", "texts")
 
     def __init__(self, rules: UntrustedRules, scope: Any) -> None:
         input = scope.input
@@ -120,6 +123,7 @@ class _AttemptGate:
         self.sources: list[str] = list(input.tainted_by)
         self.texts: list[str] = []
         self.kept = 0
+        self.given = input  # what the attempt was given: a destination named there is no choice
         self.approvals: dict[str, Approval] = {
             a.action_hash: msgspec.structs.replace(a) for a in input.approvals
         }
@@ -141,12 +145,11 @@ class _AttemptGate:
 
     async def call(self, input: ToolCallInput, next: CallTool) -> ToolCallResult:
         tool = input.tool
-        if (
-            tool.effect != "read"
-            and self.sources
-            and input.context.idempotency_key not in self.effects  # a replay has no new effect
-        ):
-            await self._judge(input)
+        if self.sources and input.context.idempotency_key not in self.effects:  # replay: done
+            if tool.effect != "read":
+                await self._judge(input)
+            elif tool.egress is not None and (sent := self._composed(tool, input.arguments)):
+                await self._judge(input, sent=sent)
         result = await next(input)
         if self.rules.output_untrusted(tool, result.result):
             await self._taken_in(input, result.result)
@@ -168,12 +171,33 @@ class _AttemptGate:
             call_id=ctx.call_id,
         )
 
-    async def _judge(self, input: ToolCallInput) -> None:
+    def _composed(self, tool: Tool, arguments: Mapping[str, JSON]) -> str | None:
+        """The destination an egress read sends to, unless it is named verbatim in what the
+        attempt was given or read (a link followed as found carries nothing of the run's)."""
+        assert tool.egress is not None
+        try:
+            destination = tool.egress(dict(arguments))  # a copy: user code may change it
+        except Exception:  # user code: a destination it cannot tell is judged, never trusted
+            destination = "(unknown destination)"
+        if not destination:
+            return None
+        given = self.given
+        named = (given.instruction, given.inputs, given.run_inputs)
+        for text in (*self.texts, *(t for value in named for t in texts(value))):
+            if destination in text:
+                return None
+        return destination
+
+    async def _judge(self, input: ToolCallInput, *, sent: str | None = None) -> None:
         tool, ctx = input.tool, input.context
         action = self.rules.action(tool.name, ctx.agent)
         matched = matching_arguments(input.arguments, self.texts)
         reason = _reason(tool.name, tool.effect, self.sources, matched)
-        if self.rules.judge == "arguments" and not matched:
+        if sent is not None:
+            # an exfiltration composes a destination from the run's data: judged whatever the
+            # arguments match, since a destination copied whole was let through before this
+            reason += f"; it sends to {sent[:200]!r}, which nothing it was given or read names"
+        elif self.rules.judge == "arguments" and not matched:
             action = "allow"  # the untrusted content chose none of the arguments
             reason += "; no argument comes from it (judged by the arguments)"
         decision: Literal["allow", "ask", "approved", "block"] = action

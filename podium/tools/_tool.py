@@ -93,6 +93,11 @@ class Tool:
     _context_param: str | None = field(default=None, repr=False)
     compensate: Undo | None = None
     """How to undo a successful call (see `Undo`); only for a ``write`` or ``irreversible`` tool."""
+    egress: Callable[[dict[str, JSON]], str | None] | None = None
+    """For a ``read`` tool that sends what it is given to a destination the call chooses (a URL):
+    given a call's arguments, that destination, or None when the deployment fixes it. Data can
+    leave through such a read, so the provenance gate judges a call whose destination untrusted
+    content may have composed like a side effect (`podium.policy.ProvenanceGate`)."""
 
     @classmethod
     def from_function(
@@ -103,6 +108,7 @@ class Tool:
         description: str | None = None,
         effect: Effect = "read",
         compensate: Undo | None = None,
+        egress: Callable[[dict[str, JSON]], str | None] | None = None,
     ) -> Tool:
         if effect not in EFFECTS:
             raise ConfigError(f"tool effect must be one of {EFFECTS}, not {effect!r}")
@@ -137,6 +143,7 @@ class Tool:
             _validator=pydantic.TypeAdapter(model),
             _context_param=context_param,
             compensate=compensate,
+            egress=egress,
         )
 
     def spec(self) -> ToolSpec:
@@ -211,6 +218,7 @@ def tool(
     description: str | None = None,
     effect: Effect = "read",
     compensate: Undo | None = None,
+    egress: Callable[[dict[str, JSON]], str | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -222,6 +230,7 @@ def tool(
     description: str | None = None,
     effect: Effect = "read",
     compensate: Undo | None = None,
+    egress: Callable[[dict[str, JSON]], str | None] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a `Tool`.
 
@@ -238,7 +247,12 @@ def tool(
 
     def wrap(fn: Callable[..., Any]) -> Tool:
         return Tool.from_function(
-            fn, name=name, description=description, effect=effect, compensate=compensate
+            fn,
+            name=name,
+            description=description,
+            effect=effect,
+            compensate=compensate,
+            egress=egress,
         )
 
     return wrap

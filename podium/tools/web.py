@@ -2,7 +2,10 @@
 
 Both only read (effect ``read``), and both label what they return as untrusted: a web page or
 a search snippet is data someone else wrote, never instructions. Their results carry
-``"trust": "untrusted"`` and the ``source`` it came from.
+``"trust": "untrusted"`` and the ``source`` it came from. A fetch also sends: its URL reaches
+whoever runs the host, so a URL to a host only a pattern admits is the tool's `Tool.egress`,
+which the provenance gate judges once untrusted content is in context (following a link found
+in that content verbatim stays free).
 
 In a workflow file::
 
@@ -64,8 +67,9 @@ def web_fetch_tool(
     """
     if min(max_bytes, max_chars, timeout_s) <= 0 or max_redirects < 0:
         raise ConfigError("web_fetch: the limits must be positive (max_redirects may be 0)")
+    hosts = HostPolicy.parse(allow_hosts)
     fetcher = Fetcher(
-        HostPolicy.parse(allow_hosts),
+        hosts,
         FetchLimits(
             max_bytes=max_bytes,
             max_chars=max_chars,
@@ -84,7 +88,19 @@ def web_fetch_tool(
         """
         return await fetcher.fetch(url, links=links)
 
-    return Tool.from_function(web_fetch, name=name, effect="read")
+    def destination(arguments: dict[str, JSON]) -> str | None:
+        """The URL, unless its host is one the allow-list names exactly (a host the deployment
+        chose): a URL a pattern admits can carry data to whoever runs that host."""
+        url = arguments.get("url")
+        if not isinstance(url, str):
+            return None  # not a call that can run: validation refuses it
+        try:
+            host = httpx.URL(url).host
+        except (httpx.InvalidURL, ValueError, TypeError):
+            return url
+        return None if hosts.admits(host) == "exact" else url
+
+    return Tool.from_function(web_fetch, name=name, effect="read", egress=destination)
 
 
 def web_search_tool(

@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from podium import Agent, Orchestrator, Plan, Task, Workflow, tool
 from podium.agents import TaskCall
 from podium.events import AnyEvent, PolicyDecided, ProvenanceTainted
@@ -79,7 +81,8 @@ def payloads() -> list[Payload]:
 
 @dataclass
 class Effects:
-    """The side-effect tools, and every call of them that really ran."""
+    """The side-effect tools (and `open_url`, a fetch of any host: a read that can carry data
+    out), and every call of them that really ran (for `open_url`, every request it sent)."""
 
     done: list[tuple[str, dict[str, JSON]]] = field(default_factory=list)
 
@@ -102,7 +105,21 @@ class Effects:
             self.done.append(("post_message", {"channel": channel, "text": text}))
             return "posted"
 
-        return (wire_money, send_email, post_message)
+        def answer(request: httpx.Request) -> httpx.Response:
+            self.done.append(("open_url", {"url": str(request.url)}))
+            return httpx.Response(200, text="ok", headers={"content-type": "text/plain"})
+
+        async def public(host: str, port: int) -> list[str]:
+            return ["93.184.216.34"]
+
+        # a read that sends: the URL reaches whoever runs the host, with what it carries
+        open_url = web_fetch_tool(
+            allow_hosts=["*"],
+            transport=httpx.MockTransport(answer),
+            resolve=public,
+            name="open_url",
+        )
+        return (wire_money, send_email, post_message, open_url)
 
 
 def _fold(text: str) -> str:

@@ -34,7 +34,7 @@ def test_the_corpus_is_broad() -> None:
     assert len({p.id for p in CORPUS}) == len(CORPUS)
     assert len(kinds) >= 8
     assert min(kinds.values()) >= 3
-    assert {p.tool for p in CORPUS} == {"wire_money", "send_email", "post_message"}
+    assert {p.tool for p in CORPUS} == {"wire_money", "send_email", "post_message", "open_url"}
 
 
 def _literal_arguments(p: Payload) -> bool:
