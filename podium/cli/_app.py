@@ -119,6 +119,15 @@ TraceOption = Annotated[
         show_default=False,
     ),
 ]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="NAME",
+        help="Who submits (recorded in the journal; default: your login name).",
+        show_default=False,
+    ),
+]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -297,6 +306,7 @@ def run(
     executor: ExecutorOption = None,
     ray_address: RayAddressOption = None,
     trace: TraceOption = None,
+    by: AsOption = None,
 ) -> None:
     """Run a workflow file (or plan a goal for a team) and print the result.
 
@@ -334,6 +344,7 @@ def run(
                 executor=None if executor is None else executor.value,
                 ray_address=ray_address,
                 trace=trace,
+                by=by,
             )
         )
     _report(outcome, as_json=as_json, console=console, store=store)
@@ -359,6 +370,7 @@ def resume(
     executor: ExecutorOption = None,
     ray_address: RayAddressOption = None,
     trace: TraceOption = None,
+    by: AsOption = None,
 ) -> None:
     """Continue a run from its journal (a finished run is only reported).
 
@@ -380,6 +392,7 @@ def resume(
                 executor=None if executor is None else executor.value,
                 ray_address=ray_address,
                 trace=trace,
+                by=by,
             )
         )
     _report(outcome, as_json=as_json, console=console, store=store)
@@ -516,6 +529,7 @@ def fork(
     ] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
+    by: AsOption = None,
 ) -> None:
     """Run a run again from one of its tasks, as a new run linked to it (time travel).
 
@@ -537,6 +551,7 @@ def fork(
                 agent=agent,
                 fork_id=fork_id,
                 console=live,
+                by=by,
             )
         )
     _report(outcome, as_json=as_json, console=console, store=store)

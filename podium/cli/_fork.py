@@ -30,6 +30,7 @@ async def fork_session(
     agent: str | None,
     fork_id: str | None,
     console: Console | None,
+    by: str | None = None,
 ) -> Outcome:
     """Fork `run_id` from `task` with the workflow file it recorded, and drive the fork here."""
     parent, _ = await load_run(run_id, store=store)  # RunNotFound for an unknown id
@@ -47,7 +48,7 @@ async def fork_session(
             agent=agent,
             fork_id=fork_id,
             on_event=on_event,
-            by=local_user(),
+            by=by or local_user(),
         )
 
     async with Orchestrator(store=store_url(store)) as orch:

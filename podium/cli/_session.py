@@ -139,13 +139,15 @@ async def run_workflow(
     executor: str | None = None,
     ray_address: str | None = None,
     trace: str | None = None,
+    by: str | None = None,
 ) -> Outcome:
     """Run (or, for an existing `run_id`, continue) a workflow; `console` draws a live view.
 
     `record` and `replay` name a cassette of the run's model and tool exchanges. With a `goal`,
     `workflow` is a team (an agents file) and `planner` plans the goal for it. `executor`
     (``local`` or ``ray``) and `ray_address` override the workflow's ``executor``. `trace`
-    (``otlp``, ``console``, ``off``; default: the environment's) switches tracing on.
+    (``otlp``, ``console``, ``off``; default: the environment's) switches tracing on. `by`
+    is recorded as the submitter (default: the login name).
     """
     run_id = run_id or new_run_id()
 
@@ -160,7 +162,7 @@ async def run_workflow(
             run_id=run_id,
             on_event=on_event,
             upgrade=upgrade,
-            by=local_user(),
+            by=by or local_user(),
         )
 
     chosen = executor_for(workflow.executor, choice=executor, address=ray_address)
@@ -199,6 +201,7 @@ async def resume_run(
     executor: str | None = None,
     ray_address: str | None = None,
     trace: str | None = None,
+    by: str | None = None,
 ) -> Outcome:
     """Continue a run from its journal, recompiling the workflow file it recorded (or going on
     with `upgrade`, which the journal then records), on the executor that file asks for unless
@@ -223,7 +226,7 @@ async def resume_run(
                 on_event=on_event,
                 workflow=upgrade,
                 upgrade=upgrade is not None,
-                by=local_user(),
+                by=by or local_user(),
             )
 
         try:

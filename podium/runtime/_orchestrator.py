@@ -49,6 +49,14 @@ def new_run_id() -> str:
     return os.urandom(6).hex()
 
 
+def _recordable(by: str) -> None:
+    """Refuse a `by` the journal cannot hold (an unpaired surrogate from a mis-encoded name)
+    before anything is recorded."""
+    problem = unencodable(by, "by")
+    if problem is not None:
+        raise ConfigError(f"who acts cannot be recorded: {problem}")
+
+
 WorkflowLoader = Callable[[Mapping[str, JSON]], Workflow]
 """Rebuilds a workflow from what `RunSubmitted.workflow` recorded (used by resume)."""
 
@@ -244,6 +252,7 @@ class Orchestrator:
         problem = unencodable(bound, "inputs")
         if problem is not None:
             raise ConfigError(f"the run inputs cannot be recorded: {problem}")
+        _recordable(by)
         await self.open()
         run_id = run_id or new_run_id()
         timeout = timeout_s if timeout_s is not None else self.limits.timeout_s
@@ -289,6 +298,7 @@ class Orchestrator:
             ConfigError: `workflow` is not the one the run is bound to (and no `upgrade`).
             RunNotFound: no such run.
         """
+        _recordable(by)
         await self.open()
         lease = await self.leases.acquire(run_id)
         return await self.resume_leased(
@@ -470,6 +480,7 @@ class Orchestrator:
             RunNotFound: no such run.
             ConfigError: no plan to fork, no such task or agent, inputs that do not fit.
         """
+        _recordable(by)
         return await fork_run(
             self,
             run_id,

@@ -66,3 +66,32 @@ def test_a_narrow_terminal_gets_a_line_an_action_with_its_details_under_it(
     assert details.startswith(" " * 16)
     assert "workflow=" in details
     assert all(len(line) <= 80 for line in out)
+
+
+def test_run_resume_and_fork_record_who_as_said(store: str) -> None:
+    code, parked = invoke_json("run", GATED, "--store", store, "--run-id", "r3", "--as", "ci-bot")
+    assert (code, parked["status"]) == (1, "waiting")
+    assert invoke("approve", "r3", "--as", "alice", "--no-resume", "--store", store).exit_code == 0
+    code, resumed = invoke_json("resume", "r3", "--store", store, "--as", "ops")
+    assert (code, resumed["status"]) == (0, "succeeded")
+    args = ("fork", "r3", "--from", "send", "--run-id", "f3", "--store", store, "--as", "eve")
+    code, forked = invoke_json(*args)
+    assert code in (0, 1), forked
+    _, entries = invoke_json("audit", "r3", "--store", store)
+    people = [(e["actor"], e["action"]) for e in entries if e["actor"].startswith("user:")]
+    assert people == [
+        ("user:ci-bot", "submitted"),
+        ("user:alice", "approval granted"),
+        ("user:ops", "resumed"),
+    ]
+    _, fork_entries = invoke_json("audit", "f3", "--store", store, "--actor", "eve")
+    assert "submitted" in [e["action"] for e in fork_entries]
+
+
+def test_a_name_the_journal_cannot_hold_is_refused_before_anything_is_recorded(
+    store: str,
+) -> None:
+    refused = invoke("run", GATED, "--store", store, "--run-id", "r4", "--as", "bad\udcffname")
+    assert refused.exit_code == 2, refused.stdout
+    assert "who acts cannot be recorded" in refused.stderr
+    assert invoke("show", "r4", "--store", store).exit_code != 0  # no such run

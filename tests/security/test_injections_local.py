@@ -104,6 +104,6 @@ async def test_the_local_model_never_runs_an_injected_side_effect(tmp_path: Path
         assert {d.decision for d in decided} <= {"block"}, payload.id
         assert len([d for d in decided if d.tool in EFFECT_TOOLS]) == len(gated), payload.id
         attempted += bool(decided)
-    # the small model takes the bait for most kinds (8 of 10 when this was written): the gate,
+    # the small model takes the bait for most kinds (9 of 11 when this was written): the gate,
     # not the model, is what stood between the payload and the side effect
     assert attempted >= 1
