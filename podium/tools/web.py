@@ -89,16 +89,17 @@ def web_fetch_tool(
         return await fetcher.fetch(url, links=links)
 
     def destination(arguments: dict[str, JSON]) -> str | None:
-        """The URL, unless its host is one the allow-list names exactly (a host the deployment
-        chose): a URL a pattern admits can carry data to whoever runs that host."""
+        """The URL when only a pattern admits its host: it can carry data to whoever runs that
+        host. A host the allow-list names exactly is the deployment's choice, and one it does
+        not admit is never sent to (the fetch refuses it)."""
         url = arguments.get("url")
         if not isinstance(url, str):
             return None  # not a call that can run: validation refuses it
         try:
             host = httpx.URL(url).host
         except (httpx.InvalidURL, ValueError, TypeError):
-            return url
-        return None if hosts.admits(host) == "exact" else url
+            return None  # refused by the fetch before anything is sent
+        return url if hosts.admits(host) == "pattern" else None
 
     return Tool.from_function(web_fetch, name=name, effect="read", egress=destination)
 

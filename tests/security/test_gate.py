@@ -388,3 +388,12 @@ async def test_an_egress_the_tool_cannot_tell_is_judged() -> None:
     assert [d.decision for d in decided(events)] == ["block"]
     assert "unknown destination" in decided(events)[0].reason
     assert result.status == "succeeded"
+
+
+def test_web_fetch_names_only_destinations_a_pattern_admits() -> None:
+    fetch = fetcher([], ["*.example.org", "api.example"])
+    assert fetch.egress is not None
+    assert fetch.egress({"url": "https://x.example.org/?d=1"}) == "https://x.example.org/?d=1"
+    assert fetch.egress({"url": "https://api.example/?d=1"}) is None  # named exactly
+    assert fetch.egress({"url": "https://elsewhere.example/"}) is None  # the fetch refuses it
+    assert fetch.egress({"url": "not a url"}) is None
