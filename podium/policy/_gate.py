@@ -20,6 +20,7 @@ it lets through still needs whatever approval its effect needs.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from podium.policy._approval import Approval
 
 JSON = Any
+UNKNOWN_DESTINATION = "(a destination the tool could not tell)"
 MAX_KEPT_CHARS = 2_000_000
 """Untrusted text an attempt keeps to match arguments against; past it, matching is partial
 (the gate still applies: it depends on the sources, not on the matches)."""
@@ -177,10 +179,14 @@ class _AttemptGate:
         assert tool.egress is not None
         try:
             destination = tool.egress(dict(arguments))  # a copy: user code may change it
-        except Exception:  # user code: a destination it cannot tell is judged, never trusted
-            destination = "(unknown destination)"
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except BaseException:  # user code (SystemExit too): a destination it cannot tell is
+            return UNKNOWN_DESTINATION  # judged, never trusted, and never ends the process
         if not destination:
             return None
+        if not isinstance(destination, str):
+            return UNKNOWN_DESTINATION
         given = self.given
         named = (given.instruction, given.inputs, given.run_inputs)
         for text in (*self.texts, *(t for value in named for t in texts(value))):

@@ -370,9 +370,10 @@ async def test_following_a_link_as_found_or_a_host_the_deployment_names_is_free(
     assert decided(events) == []
 
 
-async def test_an_egress_the_tool_cannot_tell_is_judged() -> None:
+@pytest.mark.parametrize("error", [RuntimeError("cannot tell"), SystemExit(3)])
+async def test_an_egress_the_tool_cannot_tell_is_judged(error: BaseException) -> None:
     def broken(arguments: dict[str, Any]) -> str | None:
-        raise RuntimeError("cannot tell")
+        raise error
 
     @tool
     def lookup(q: str) -> str:
@@ -380,13 +381,13 @@ async def test_an_egress_the_tool_cannot_tell_is_judged() -> None:
         return "fine"
 
     shaky = dataclasses.replace(lookup, egress=broken)
-    calls = [("read_inbox", {}), ("lookup", {"q": "reefs"})]
+    calls = [("read_inbox", {}), ("lookup", {"q": "reefs"})]  # the email names no destination
     policy = Policy(untrusted=UntrustedRules(on_side_effect="block"))
     async with Orchestrator(store="memory://", policy=policy) as orch:
         result = await orch.run(one_task(reader_then(calls), read_inbox, shaky))
         events = await orch.events(result.run_id)
     assert [d.decision for d in decided(events)] == ["block"]
-    assert "unknown destination" in decided(events)[0].reason
+    assert "a destination the tool could not tell" in decided(events)[0].reason
     assert result.status == "succeeded"
 
 
