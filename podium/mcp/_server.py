@@ -60,6 +60,10 @@ class McpServer:
         effect: the effect of its tools (``read`` unless said otherwise: MCP's annotations are
             hints from the server, not promises).
         effects: the effect of single tools, over `effect`.
+        egress: for tools that send what they are given somewhere a call chooses (a fetch
+            server's ``fetch``), the argument naming where (``{"fetch": "url"}``): the
+            provenance gate judges such a call like a side effect once untrusted content is in
+            context, unless the destination was named verbatim there (`Tool.egress`).
         prefix: put before each tool's name (to tell two servers' tools apart).
         timeout_s: bound on each request.
         connect_timeout_s: bound on opening a session (starting a stdio server included).
@@ -83,6 +87,7 @@ class McpServer:
     tools: Sequence[str] | None = None
     effect: Effect = "read"
     effects: Mapping[str, Effect] = field(default_factory=dict)
+    egress: Mapping[str, str] = field(default_factory=dict)
     prefix: str = ""
     timeout_s: float = 60.0
     connect_timeout_s: float = 30.0
@@ -148,7 +153,7 @@ class McpServer:
         """Podium tools for the listed MCP tools that the allow list keeps."""
         by_name = {t.name: t for t in listed}
         wanted = list(self.tools) if self.tools is not None else list(by_name)
-        missing = sorted({*wanted, *self.effects} - set(by_name))
+        missing = sorted({*wanted, *self.effects, *self.egress} - set(by_name))
         if missing:
             raise ConfigError(
                 f"MCP server {self.name!r} has no tool(s) {missing}; it has {sorted(by_name)}"
@@ -162,7 +167,7 @@ class McpServer:
                     "(letters, digits, _ and -, at most 64): leave it out of `tools`"
                 )
             effect = self.effects.get(name, self.effect)
-            made.append(make_tool(self, by_name[name], public, effect))
+            made.append(make_tool(self, by_name[name], public, effect, self.egress.get(name)))
         return made
 
     async def call(

@@ -6,10 +6,13 @@ to be an object here and against the schema by the server (whose complaint the m
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from podium.exceptions import ConfigError
 from podium.mcp._results import result_value
 from podium.tools import Effect, Tool, ToolContext
 
@@ -25,8 +28,11 @@ with it: it is not an identifier)."""
 _ARGUMENTS: pydantic.TypeAdapter[dict[str, JSON]] = pydantic.TypeAdapter(dict[str, JSON])
 
 
-def make_tool(server: McpServer, listed: McpTool, public: str, effect: Effect) -> Tool:
-    """The Podium tool `public` that calls the server's tool `listed`."""
+def make_tool(
+    server: McpServer, listed: McpTool, public: str, effect: Effect, sends: str | None = None
+) -> Tool:
+    """The Podium tool `public` that calls the server's tool `listed`; `sends` names the
+    argument that says where the call sends (its `Tool.egress`)."""
     remote = listed.name
 
     async def call(**arguments: JSON) -> JSON:
@@ -38,6 +44,11 @@ def make_tool(server: McpServer, listed: McpTool, public: str, effect: Effect) -
     schema.setdefault("type", "object")
     schema.pop("title", None)
     description = listed.description or listed.title or f"{remote} (from MCP server {server.name})"
+    if sends is not None and sends not in schema.get("properties", {}):
+        raise ConfigError(
+            f"MCP server {server.name!r}: `egress` names argument {sends!r} of tool {remote!r},"
+            f" which has {sorted(schema.get('properties', {}))}"
+        )
     return Tool(
         name=public,
         description=description,
@@ -46,7 +57,17 @@ def make_tool(server: McpServer, listed: McpTool, public: str, effect: Effect) -
         function=call,
         _validator=_ARGUMENTS,
         _context_param=CONTEXT,
+        egress=None if sends is None else functools.partial(_destination, sends),
     )
+
+
+def _destination(argument: str, arguments: dict[str, JSON]) -> str | None:
+    """Where a call sends: its `argument` (every value is the call's choice: an MCP server
+    has no allow-list Podium can see)."""
+    value = arguments.get(argument)
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 __all__ = ["CONTEXT", "make_tool"]

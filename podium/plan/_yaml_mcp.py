@@ -8,6 +8,9 @@ mcp_servers:
     env: {TOKEN: "${FILES_TOKEN}"}  # ${NAME}: read from the environment when connecting
     tools: [read_file, write_file]  # the allow list (default: all the server's tools)
     effects: {write_file: write}    # read unless said otherwise
+  fetcher:
+    command: mcp-server-fetch
+    egress: {fetch: url}            # the argument saying where a call sends (judged by the gate)
   search:
     url: https://search.example/mcp
     headers: {Authorization: "Bearer ${SEARCH_TOKEN}"}
@@ -49,6 +52,7 @@ class _McpServerBody(_Body):
     tools: _Names | None = None
     effect: _Effect = "read"
     effects: dict[str, _Effect] = {}
+    egress: dict[str, str] = {}
     prefix: str = ""
     timeout_s: float = pydantic.Field(60.0, gt=0)
     connect_timeout_s: float = pydantic.Field(30.0, gt=0)
@@ -113,6 +117,7 @@ def _server(name: str, m: _McpServerBody, base_dir: str | None) -> McpServer:
         tools=tuple(m.tools) if m.tools is not None else None,
         effect=m.effect,
         effects=dict(m.effects),
+        egress=dict(m.egress),
         prefix=m.prefix,
         timeout_s=m.timeout_s,
         connect_timeout_s=m.connect_timeout_s,

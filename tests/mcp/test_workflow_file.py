@@ -141,3 +141,21 @@ async def test_a_cassette_records_mcp_calls_and_replays_them_without_the_server(
         ("add", {"result": 42}, None),
         ("echo", {"result": "hello"}, None),
     ]
+
+
+def test_egress_in_the_section_marks_the_tools_that_send(tmp_path: Path) -> None:
+    shutil.copy(TOOLBOX, tmp_path / TOOLBOX.name)
+    body = f"mcp_servers:\n  box:\n    command: python\n    args: [{TOOLBOX.name}]\n"
+    tail = "agents:\n  a: {model: test, tools: [echo]}\ntasks:\n  - {id: t, agent: a}\n"
+    path = tmp_path / "wf.yaml"
+    path.write_text(body + "    egress: {echo: text}\n" + tail, encoding="utf-8")
+    (agent,) = load_workflow(path).agents
+    (echo,) = agent.tools
+    assert echo.egress is not None
+    assert echo.egress({"text": "https://x.example/?d=1"}) == "https://x.example/?d=1"
+    path.write_text(body + "    egress: {echo: url}\n" + tail, encoding="utf-8")
+    with pytest.raises(PlanValidationError) as caught:
+        load_workflow(path)
+    [problem] = [p for p in caught.value.problems if "egress" in p.message]
+    assert problem.line == 2
+    assert "names argument 'url' of tool 'echo'" in problem.message
