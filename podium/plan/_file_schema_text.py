@@ -128,6 +128,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "tools": "The allow-list of the server's tools (default: all of them).",
         "effect": f"The effect of its tools: {_EFFECT}.",
         "effects": "The effect of particular tools, by name.",
+        "egress": "For tools that send what they are given where a call says (a fetch"
+        " server's `fetch`), the argument that says where, by tool name: the provenance gate"
+        " judges such calls once untrusted content is in context.",
         "prefix": "Put before each of its tools' names (tells servers apart).",
         "timeout_s": "Seconds a tool call may take.",
         "connect_timeout_s": "Seconds connecting may take.",
