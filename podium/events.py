@@ -178,8 +178,9 @@ class ToolCalled(TaskEvent, frozen=True, kw_only=True):
     """The same side-effecting call had completed in an earlier attempt of the task (or under an
     approval it used up): its recorded result was returned and the tool was not called again."""
     action_hash: str = ""
-    """For a side-effecting call, the SHA-256 of the tool and its arguments: an approval of that
-    action is used up by the call (one approval, one execution)."""
+    """For a side-effecting call, or a read that sends (`podium.tools.Tool.egress`), the SHA-256
+    of the tool and its arguments: an approval of that action is used up by the call (one
+    approval, one execution)."""
     undo: dict[str, JSON] | None = None
     """For a successful call of a tool that declares `compensate`: the call that undoes it,
     ``{"tool", "arguments"}`` (or ``{"tool", "error"}`` when its arguments could not be made),

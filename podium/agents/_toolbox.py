@@ -209,7 +209,7 @@ class ToolBox:
             error=error,
             latency_s=latency,
             idempotency_key=made.key,
-            action_hash="" if effect == "read" else made.action,
+            action_hash=made.action if _approvable(tool) else "",
             replayed=replayed,
             result_chars=size,
             result_sha256=digest,
@@ -219,6 +219,12 @@ class ToolBox:
             call_id=call_id, name=name, content=content, is_error=error is not None
         )
         return message, result
+
+
+def _approvable(tool: Tool | None) -> bool:
+    """Whether a call of `tool` may need an approval, which the journaled call then uses up: a
+    side effect, or a read that sends (`Tool.egress`, which the provenance gate may ask about)."""
+    return tool is not None and (tool.effect != "read" or tool.egress is not None)
 
 
 NO_TOOLS = ToolBox((), run_id="", task_id="", agent="")

@@ -398,3 +398,28 @@ def test_web_fetch_names_only_destinations_a_pattern_admits() -> None:
     assert fetch.egress({"url": "https://api.example/?d=1"}) is None  # named exactly
     assert fetch.egress({"url": "https://elsewhere.example/"}) is None  # the fetch refuses it
     assert fetch.egress({"url": "not a url"}) is None
+
+
+async def test_an_approved_fetch_runs_once_and_uses_its_approval_up(tmp_path: Path) -> None:
+    seen: list[str] = []
+    fetch = fetcher(seen, ["*"])
+    calls = [("web_fetch", {"url": "https://docs.example/reefs"}), ("web_fetch", {"url": LEAK})]
+    wf = one_task(reader_then(calls), fetch)
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with Orchestrator(store=store) as orch:  # the default rule: ask a person
+        parked = await orch.run(wf)
+        [pending] = await orch.approvals()
+        assert (parked.status, pending.tool, pending.arguments) == (
+            "waiting",
+            "web_fetch",
+            {"url": LEAK},
+        )
+        assert seen == ["https://docs.example/reefs"]  # nothing sent before the approval
+        done = await orch.approve(parked.run_id, by="ann", workflow=wf)
+        events = await orch.events(parked.run_id)
+    assert done.status == "succeeded"
+    assert seen.count(LEAK) == 1
+    assert [d.decision for d in decided(events)] == ["ask", "approved"]
+    state = RunState.from_events(parked.run_id, events)
+    [approval] = state.approvals.of_task("act")
+    assert approval.used  # journaled: a later attempt would have to ask again
