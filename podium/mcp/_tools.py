@@ -44,10 +44,12 @@ def make_tool(
     schema.setdefault("type", "object")
     schema.pop("title", None)
     description = listed.description or listed.title or f"{remote} (from MCP server {server.name})"
-    if sends is not None and sends not in schema.get("properties", {}):
+    properties = schema.get("properties")
+    arguments = sorted(map(str, properties)) if isinstance(properties, dict) else []
+    if sends is not None and sends not in arguments:
         raise ConfigError(
             f"MCP server {server.name!r}: `egress` names argument {sends!r} of tool {remote!r},"
-            f" which has {sorted(schema.get('properties', {}))}"
+            f" which has {arguments}"
         )
     return Tool(
         name=public,

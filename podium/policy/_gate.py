@@ -31,6 +31,7 @@ from podium.events import PolicyDecided, ProvenanceTainted
 from podium.exceptions import ToolError
 from podium.policy._approval import GRANTED, ApprovalNeeded, ApprovalRequest
 from podium.policy._provenance import (
+    Action,
     UntrustedRules,
     input_sources,
     matching_arguments,
@@ -194,9 +195,11 @@ class _AttemptGate:
                 return None
         return destination
 
-    async def _judge(self, input: ToolCallInput, *, sent: str | None = None) -> None:
-        tool, ctx = input.tool, input.context
-        action = self.rules.action(tool.name, ctx.agent)
+    def _rule(self, input: ToolCallInput, sent: str | None) -> tuple[Action, str, list[str]]:
+        """What the rules say of the call: the action, why, and the arguments that match
+        untrusted text."""
+        tool = input.tool
+        action = self.rules.action(tool.name, input.context.agent)
         matched = matching_arguments(input.arguments, self.texts)
         reason = _reason(tool.name, tool.effect, self.sources, matched)
         if sent is not None:
@@ -206,6 +209,11 @@ class _AttemptGate:
         elif self.rules.judge == "arguments" and not matched:
             action = "allow"  # the untrusted content chose none of the arguments
             reason += "; no argument comes from it (judged by the arguments)"
+        return action, reason, matched
+
+    async def _judge(self, input: ToolCallInput, *, sent: str | None = None) -> None:
+        tool, ctx = input.tool, input.context
+        action, reason, matched = self._rule(input, sent)
         decision: Literal["allow", "ask", "approved", "block"] = action
         approval = self.approvals.get(input.action_hash)
         granted = approval is not None and approval.status == GRANTED and not approval.used
